@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `clone3()` rules for `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`.
+//!
+//! This is pure decision logic without any kernel dependency, so that both the kernel and a host
+//! test crate compile this very file. The flag values are those of
+//! [`include/uapi/linux/sched.h`](srctree/include/uapi/linux/sched.h); the kernel crate checks them
+//! against the generated bindings at compile time.
+
+/// Create the child in the same thread group as the caller.
+pub const CLONE_THREAD: u64 = 0x0001_0000;
+/// Give the child the caller's parent.
+pub const CLONE_PARENT: u64 = 0x0000_8000;
+/// Return a pidfd for the child.
+pub const CLONE_PIDFD: u64 = 0x0000_1000;
+/// Reap the child on exit without notifying its parent.
+pub const CLONE_AUTOREAP: u64 = 1 << 34;
+/// Set `no_new_privs` on the child.
+pub const CLONE_NNP: u64 = 1 << 35;
+/// Kill the child when the last reference to its clone pidfd goes away.
+pub const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+
+/// Why `clone3()` refuses a flag combination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The combination is invalid: `EINVAL`.
+    Invalid,
+    /// The caller may not arm autokill without `CLONE_NNP`: `EPERM`.
+    NotPermitted,
+}
+
+/// Checks `flags` and `exit_signal` of a `clone3()` call against the rules for `CLONE_AUTOREAP`,
+/// `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`; the first rule that fails decides.
+///
+/// `caller_autoreap` tells whether the calling process reaps itself; it is only asked when
+/// `CLONE_PARENT` is set, so the common fork path reads nothing more. `capable` answers whether
+/// the caller has `CAP_SYS_ADMIN` in its user namespace; it is called at most once, and only when
+/// every other rule holds and autokill is requested without `CLONE_NNP`, because the kernel's
+/// capability check has side effects (`PF_SUPERPRIV`, audit).
+#[inline]
+pub fn check(
+    flags: u64,
+    exit_signal: i32,
+    caller_autoreap: impl FnOnce() -> bool,
+    capable: impl FnOnce() -> bool,
+) -> Result<(), Refusal> {
+    let has = |flag: u64| flags & flag != 0;
+
+    if has(CLONE_AUTOREAP) && (has(CLONE_THREAD) || has(CLONE_PARENT) || exit_signal != 0) {
+        return Err(Refusal::Invalid);
+    }
+    if has(CLONE_PARENT) && caller_autoreap() {
+        return Err(Refusal::Invalid);
+    }
+    if has(CLONE_NNP) && has(CLONE_THREAD) {
+        return Err(Refusal::Invalid);
+    }
+    if has(CLONE_PIDFD_AUTOKILL) {
+        if !has(CLONE_PIDFD) || !has(CLONE_AUTOREAP) || has(CLONE_THREAD) {
+            return Err(Refusal::Invalid);
+        }
+        // Without `CLONE_NNP` the child could gain privileges after it was spawned, and the
+        // caller could then kill a privileged program at a moment of its choosing.
+        if !has(CLONE_NNP) && !capable() {
+            return Err(Refusal::NotPermitted);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Configure a build directory: tinyconfig plus the fragments in kconfig/.
+# Usage: configure.sh rust|c|debug
+. "$(dirname "$0")/lib.sh"
+
+variant=${1:?usage: configure.sh rust|c|debug}
+case "$variant" in
+rust) frags=(vm selftests kunit rust) ;;
+c) frags=(vm selftests kunit rust c) ;;
+debug) frags=(vm selftests kunit rust debug) ;;
+*) die "unknown variant '$variant' (rust, c or debug)" ;;
+esac
+O=$BUILD/$variant
+files=()
+for f in "${frags[@]}"; do files+=("$TOP/kconfig/$f.config"); done
+
+want=$(cat "${files[@]}" "$WORK/.autokill-files" | sha256sum | cut -d' ' -f1)
+if [ -f "$O/.config" ] && [ "$(cat "$O/.autokill-config" 2>/dev/null)" = "$want" ]; then
+	exit 0
+fi
+mkdir -p "$O" "$LOGS"
+rm -f "$O/.autokill-config"
+log "configure $variant in $O (tinyconfig + ${frags[*]})"
+make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" tinyconfig >"$LOGS/config-$variant.log" 2>&1 ||
+	{ tail -20 "$LOGS/config-$variant.log" >&2; die "make tinyconfig failed (log: $LOGS/config-$variant.log)"; }
+(cd "$O" && "$WORK/scripts/kconfig/merge_config.sh" -m -O "$O" "$O/.config" "${files[@]}") \
+	>>"$LOGS/config-$variant.log" 2>&1 || die "merge_config.sh failed (log: $LOGS/config-$variant.log)"
+make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$LOGS/config-$variant.log" 2>&1 ||
+	{ tail -20 "$LOGS/config-$variant.log" >&2; die "make olddefconfig failed; is the Rust toolchain complete? run 'make setup' and see $LOGS/config-$variant.log"; }
+
+# Every option a fragment asks for must have survived olddefconfig.
+bad=()
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=n) grep -qx "${line%=n}=y" "$O/.config" && bad+=("$line") ;;
+	CONFIG_*) grep -qx "$line" "$O/.config" || bad+=("$line") ;;
+	esac
+done < <(cat "${files[@]}")
+if [ ${#bad[@]} -gt 0 ]; then
+	if printf '%s\n' "${bad[@]}" | grep -q '^CONFIG_RUST=y$'; then
+		make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" rustavailable >&2 || true
+	fi
+	die "the $variant config lacks ${bad[*]} (unmet dependencies; see 'make -C $WORK O=$O menuconfig')"
+fi
+printf '%s\n' "$want" >"$O/.autokill-config"

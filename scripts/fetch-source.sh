@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Fetch Debian's linux-source-7.3 from trixie-backports with a private apt
+# configuration and unpack it once, as a pristine tree, into the cache.
+# The mirror is the one the machine's own apt configuration uses; only the
+# suite differs. With KSRC set, only check that tree.
+. "$(dirname "$0")/lib.sh"
+
+if [ -n "${KSRC:-}" ]; then
+	source_tree >/dev/null
+	exit 0
+fi
+[ -f "$PRISTINE/.complete" ] && exit 0
+
+mirror_uri() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		# The URIs of a stanza whose suites include the base release.
+		uri=$(awk '/^URIs:/ { u = $2 } /^Suites:/ && u != "" && u !~ /security/ { print u; exit }' "$f")
+		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
+	done
+}
+
+uri=$(mirror_uri)
+[ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list*; add one or use KSRC=/path/to/linux"
+
+APT=$CACHE/apt
+rm -rf "$APT"
+mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc" "$APT/deb"
+cat >"$APT/etc/sources.list" <<EOS
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main
+EOS
+aptopts=(-o "Dir::Etc::SourceList=$APT/etc/sources.list" -o Dir::Etc::SourceParts=-
+	-o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT" -o "Dir::Cache::archives=$APT/archives"
+	-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1)
+
+step "apt-get update (trixie-backports, private lists)" apt-get "${aptopts[@]}" update -qq ||
+	die "apt-get update of trixie-backports failed; check network access to $uri"
+ver=$(apt-cache "${aptopts[@]}" madison "linux-source-$KVER" | awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }')
+[ -n "$ver" ] || die "linux-source-$KVER not found in trixie-backports; use KSRC=/path/to/linux"
+(cd "$APT/deb" && step "apt-get download linux-source-$KVER=$ver" \
+	apt-get "${aptopts[@]}" download -qq "linux-source-$KVER=$ver") ||
+	die "download of linux-source-$KVER failed; rerun 'make source'"
+
+tmp=$CACHE/src/.unpack.$$
+rm -rf "$tmp" "$PRISTINE"
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+step "unpack linux-source-$KVER $ver" sh -c \
+	"dpkg -x '$APT'/deb/linux-source-*.deb '$tmp' && tar -C '$tmp' -xaf '$tmp'/usr/src/linux-source-$KVER.tar.*"
+mv "$tmp/linux-source-$KVER" "$PRISTINE"
+printf '%s\n' "$ver" >"$PRISTINE/.complete"
+rm -rf "$APT/deb"
+log "pristine Linux $ver in $PRISTINE"

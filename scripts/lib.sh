@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings and helpers for the scripts in this directory.
+# Sourced, not executed.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${AUTOKILL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pidfd-autokill-rust}
+KVER=7.3
+TOOLS=$CACHE/tools
+VENV=$CACHE/venv
+BINDGEN_VERSION=0.73.0
+VNG_VERSION=1.42
+PRISTINE=$CACHE/src/linux-$KVER
+WORK=$CACHE/work/linux
+BUILD=$CACHE/build
+LOGS=$CACHE/logs
+
+export PATH="$TOOLS/bin:$VENV/bin:$PATH"
+
+# The Debian toolchain, not the rustup proxies that come first on PATH.
+KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY_DRIVER=/usr/bin/clippy-driver
+	RUSTFMT=/usr/bin/rustfmt RUSTDOC=/usr/bin/rustdoc
+	BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# step NAME CMD...: print one line when a long step starts and its duration
+# when it ends.
+step() {
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	log "$name ..."
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	if [ "$rc" -ne 0 ]; then
+		printf '==> %s failed after %ss\n' "$name" $(( $(date +%s) - t0 )) >&2
+		return "$rc"
+	fi
+	printf '==> %s done in %ss\n' "$name" $(( $(date +%s) - t0 )) >&2
+}
+
+# The kernel tree we work on: the user's own (KSRC) or the pristine copy.
+source_tree() {
+	if [ -n "${KSRC:-}" ]; then
+		[ -f "$KSRC/Makefile" ] && [ -f "$KSRC/Kconfig" ] && [ -d "$KSRC/rust/kernel" ] ||
+			die "KSRC=$KSRC is not a Linux source tree with Rust support (no Makefile, Kconfig or rust/kernel); point KSRC at a 7.x kernel checkout"
+		printf '%s\n' "$KSRC"
+	else
+		printf '%s\n' "$PRISTINE"
+	fi
+}

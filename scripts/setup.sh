@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install the toolchain: Debian packages, bindgen-cli (pinned, into the
+# cache) and virtme-ng (pinned, in a venv in the cache). Idempotent.
+. "$(dirname "$0")/lib.sh"
+
+PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
+	rust-web-clippy rustfmt-web flex bison bc libelf-dev libssl-dev cpio
+	qemu-system-x86 udev ccache rsync python3-venv busybox-static kmod
+	iproute2 libcap-dev)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]}; run 'make setup' as root (apt-get install)"
+	step "apt-get install ${missing[*]}" sh -c \
+		"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null" ||
+		die "apt-get failed; check the machine's apt sources and network, then rerun 'make setup'"
+fi
+
+mkdir -p "$TOOLS" "$LOGS"
+if ! "$TOOLS/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+	step "cargo install bindgen-cli $BINDGEN_VERSION" \
+		cargo install --quiet --locked --root "$TOOLS" bindgen-cli --version "$BINDGEN_VERSION" ||
+		die "cargo install bindgen-cli failed; check cargo's registry access and rerun 'make setup'"
+fi
+
+if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q "$VNG_VERSION"; then
+	rm -rf "$VENV"
+	step "virtme-ng $VNG_VERSION in $VENV" sh -c \
+		"python3 -m venv '$VENV' && '$VENV/bin/pip' install -q 'virtme-ng==$VNG_VERSION'" ||
+		{ rm -rf "$VENV"; die "pip install virtme-ng failed; check pip's index access and rerun 'make setup'"; }
+fi
