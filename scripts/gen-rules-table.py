@@ -18,12 +18,12 @@ CLONE_AUTOREAP = 1 << 34
 CLONE_NNP = 1 << 35
 CLONE_PIDFD_AUTOKILL = 1 << 36
 RELEVANT = [
-    ("CLONE_AUTOREAP", CLONE_AUTOREAP),
-    ("CLONE_NNP", CLONE_NNP),
-    ("CLONE_PIDFD_AUTOKILL", CLONE_PIDFD_AUTOKILL),
-    ("CLONE_PIDFD", CLONE_PIDFD),
-    ("CLONE_THREAD", CLONE_THREAD),
-    ("CLONE_PARENT", CLONE_PARENT),
+    ("REAP", CLONE_AUTOREAP),
+    ("NNP", CLONE_NNP),
+    ("KILL", CLONE_PIDFD_AUTOKILL),
+    ("PIDFD", CLONE_PIDFD),
+    ("THRD", CLONE_THREAD),
+    ("PRNT", CLONE_PARENT),
 ]
 # Flags the rules ignore: CLONE_VM | CLONE_SIGHAND | CLONE_VFORK |
 # CLONE_NEWPID | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP.
@@ -65,9 +65,10 @@ def main():
         for others, sig, autoreap, capable in itertools.product(
                 [0, OTHERS], EXIT_SIGNALS, [False, True], [False, True]):
             res, asks = reference(flags | others, sig, autoreap, capable)
-            expr = " | ".join(names + (["OTHERS"] if others else [])) or "0"
-            rows.append(f"    row({expr}, {sig}, {str(autoreap).lower()}, "
-                        f"{str(capable).lower()}, {res}, {str(asks).lower()}),")
+            expr = " | ".join(names + (["OTHR"] if others else [])) or "0"
+            b = {False: "F", True: "T"}
+            rows.append(f"    row({expr}, {sig}, {b[autoreap]}, {b[capable]}, "
+                        f"{res}, {b[asks]}),")
     print(f"""// SPDX-License-Identifier: GPL-2.0
 
 //! Reference table for [`super::rules::check`]: every combination of the flags the rules read,
@@ -78,16 +79,19 @@ def main():
 //! `copy_process()`; do not edit.
 
 use super::rules::{{
-    CLONE_AUTOREAP,
-    CLONE_NNP,
-    CLONE_PARENT,
-    CLONE_PIDFD,
-    CLONE_PIDFD_AUTOKILL,
-    CLONE_THREAD, //
+    CLONE_AUTOREAP as REAP,
+    CLONE_NNP as NNP,
+    CLONE_PARENT as PRNT,
+    CLONE_PIDFD as PIDFD,
+    CLONE_PIDFD_AUTOKILL as KILL,
+    CLONE_THREAD as THRD, //
 }};
 
 /// Flags the rules ignore, set together in half of the rows.
 pub const OTHERS: u64 = {OTHERS:#x};
+const OTHR: u64 = OTHERS;
+const T: bool = true;
+const F: bool = false;
 
 /// The expected outcome of one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +140,8 @@ const fn row(
     }}
 }}
 
-/// The table.
+/// The table: flags, exit signal, caller autoreap, capable; outcome, whether the capability is
+/// consulted.
 #[rustfmt::skip]
 pub const TABLE: &[Row] = &[""")
     print("\n".join(rows))

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+# CLONE_PIDFD_AUTOKILL in Rust: the one entry point. `make help` lists the
+# targets. Every target does its own prerequisites.
+
+S := scripts
+CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-autokill-rust)
+export AUTOKILL_CACHE := $(CACHE)
+export KSRC
+
+.PHONY: help setup source apply kernel kernel-c vm shell run test patches clean
+
+help:
+	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
+	@echo
+	@echo "  make run        build (if needed) and boot the Rust kernel, show autokill at work"
+	@echo "  make test       every test: host, KUnit, selftests, on the Rust and C kernels"
+	@echo
+	@echo "  make setup      install the toolchain (Debian packages, bindgen, virtme-ng)"
+	@echo "  make source     fetch Linux 7.3 (or check KSRC=/path/to/linux)"
+	@echo "  make apply      apply the series to a working copy of the source"
+	@echo "  make kernel     build the Rust kernel (CONFIG_PIDFD_AUTOKILL_RUST=y)"
+	@echo "  make kernel-c   build the C baseline (same tree, the option off)"
+	@echo "  make vm CMD='...' [VARIANT=c]  run a command in the VM"
+	@echo "  make shell [VARIANT=c]         a shell in the VM"
+	@echo "  make patches    export the series as git format-patch files"
+	@echo "  make clean      delete the build directories (keeps toolchain and source)"
+	@echo
+	@echo "Cache: $(CACHE) (safe to delete; AUTOKILL_CACHE=... moves it)"
+
+setup:
+	@$(S)/setup.sh
+
+source: setup
+	@$(S)/fetch-source.sh
+
+apply: source
+	@$(S)/apply.sh
+
+kernel: apply
+	@$(S)/configure.sh rust
+	@$(S)/build.sh rust
+
+kernel-c: apply
+	@$(S)/configure.sh c
+	@$(S)/build.sh c
+
+VARIANT ?= rust
+vm: $(if $(filter c,$(VARIANT)),kernel-c,kernel)
+	@$(S)/vm.sh $(VARIANT) "$(CMD)"
+
+shell: $(if $(filter c,$(VARIANT)),kernel-c,kernel)
+	@$(S)/vm.sh $(VARIANT)
+
+run: kernel
+	@$(S)/run.sh
+
+test:
+	@$(S)/test.sh
+
+patches: apply
+	@$(S)/export-patches.sh
+
+clean:
+	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work"

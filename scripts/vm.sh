@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a built kernel under virtme-ng (QEMU) and run a command in it.
+# Usage: vm.sh VARIANT [COMMAND]   (no COMMAND: an interactive shell)
+#
+# Exits with the guest command's status. KVM is used only when a short
+# probe boot proves it works on this machine; otherwise TCG. A boot that
+# fails or hangs ends after VM_TIMEOUT seconds with the console tail.
+# Environment: VM_TIMEOUT (default 1800), VM_MEMORY (2G), VM_CPUS (2),
+# VM_RWDIR (a host directory the guest may write, at the same path).
+. "$(dirname "$0")/lib.sh"
+
+variant=${1:?usage: vm.sh VARIANT [COMMAND]}
+shift
+cmd=${1:-}
+image=$BUILD/$variant/arch/x86/boot/bzImage
+[ -f "$image" ] || die "no $variant kernel at $image; run 'make kernel' (or kernel-c/kernel-debug) first"
+command -v vng >/dev/null || die "virtme-ng is not installed; run 'make setup'"
+mkdir -p "$LOGS"
+
+vng_args=(--run "$image" --memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --force-9p
+	--disable-microvm --cwd "$PWD")
+[ -n "${VM_RWDIR:-}" ] && vng_args+=(--rwdir "$VM_RWDIR")
+
+# accel: "kvm" if a probe boot under KVM succeeds here, else "tcg". The
+# answer is cached per QEMU version and kernel image.
+accel() {
+	local key f
+	key=$(qemu-system-x86_64 --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
+	f=$CACHE/accel.$key
+	if [ ! -f "$f" ]; then
+		if [ -w /dev/kvm ] && timeout -k 5 60 vng "${vng_args[@]}" --exec true \
+			</dev/null >"$LOGS/kvm-probe.log" 2>&1; then
+			echo kvm >"$f"
+		else
+			echo tcg >"$f"
+		fi
+	fi
+	cat "$f"
+}
+
+a=${VM_ACCEL:-$(accel)}
+[ "$a" = tcg ] && vng_args+=(--disable-kvm)
+printf '==> booting the %s kernel (%s) under %s\n' "$variant" "$(cat "$BUILD/$variant/include/config/kernel.release" 2>/dev/null)" \
+	"$(echo "$a" | tr a-z A-Z)" >&2
+printf '%s\n' "$a" >"$CACHE/last-accel"
+
+if [ -z "$cmd" ]; then
+	exec vng "${vng_args[@]}"
+fi
+
+timeout=${VM_TIMEOUT:-1800}
+set +e
+timeout -k 10 "$timeout" vng "${vng_args[@]}" --exec "$cmd" </dev/null
+rc=$?
+set -e
+case "$rc" in
+124 | 137)
+	log "the VM did not finish within ${timeout}s; booting again verbosely for the console"
+	timeout -k 10 120 vng "${vng_args[@]}" --verbose --exec true </dev/null \
+		>"$LOGS/console-$variant.log" 2>&1 || true
+	tail -30 "$LOGS/console-$variant.log" >&2
+	die "VM timed out (console log: $LOGS/console-$variant.log)"
+	;;
+255)
+	log "virtme-ng failed (exit 255); booting again verbosely for the console"
+	timeout -k 10 300 vng "${vng_args[@]}" --verbose --exec true </dev/null \
+		>"$LOGS/console-$variant.log" 2>&1 || true
+	tail -30 "$LOGS/console-$variant.log" >&2
+	die "the $variant kernel did not boot or virtme-ng could not talk to it (console log: $LOGS/console-$variant.log)"
+	;;
+esac
+exit "$rc"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the VM: the suites that need the kernel under test.
+# Usage: guest.sh RESULTS_FILE SELFTEST_BIN [EXPECT_IMPL]
+#
+# Appends one line per suite to RESULTS_FILE:
+#   SUITE <name> <passed> <failed> <skipped>
+# EXPECT_IMPL (rust or c) checks which implementation the kernel carries.
+set -u
+
+results=$1
+selftest=$2
+expect=${3:-}
+kernel=$(uname -r)
+
+suite() { printf 'SUITE %s %d %d %d\n' "$1" "$2" "$3" "$4" >>"$results"; }
+
+echo "== kernel $kernel"
+
+# Which implementation serves the hooks: the Rust kernel exports the
+# validation entry point, the C kernel has no such symbol.
+if grep -qw clone_autokill_flags_check /proc/kallsyms; then impl=rust; else impl=c; fi
+echo "== CLONE_PIDFD_AUTOKILL implementation: $impl"
+if [ -n "$expect" ]; then
+	if [ "$impl" = "$expect" ]; then
+		suite "implementation-$expect" 1 0 0
+	else
+		echo "not ok: expected the $expect implementation, found $impl"
+		suite "implementation-$expect" 0 1 0
+	fi
+fi
+
+# KUnit ran at boot; its KTAP output is in the kernel log.
+dmesg --notime >/tmp/dmesg.boot 2>/dev/null || cat /dev/kmsg >/tmp/dmesg.boot
+awk -v results="$results" '
+	/^    # Subtest: / { name = $3; inside = 1; p = f = s = 0; next }
+	inside && /^    (not )?ok [0-9]+ / {
+		if ($0 ~ /# SKIP/) s++; else if ($1 == "ok") p++; else { f++; print "not ok: kunit " name ": " $0 }
+		next
+	}
+	inside && /^(not )?ok [0-9]+ / {
+		printf "SUITE kunit-%s %d %d %d\n", name, p, f, s >> results
+		printf "== kunit %s: %d passed, %d failed, %d skipped\n", name, p, f, s
+		inside = 0
+	}
+' /tmp/dmesg.boot
+if [ "$impl" = rust ] && ! grep -q '# Subtest: clone_autokill_rust' /tmp/dmesg.boot; then
+	echo "not ok: the KUnit suite clone_autokill_rust did not run"
+	suite kunit-clone_autokill_rust 0 1 0
+fi
+
+# The kernel's own selftest, unchanged.
+echo "== tools/testing/selftests/pidfd/pidfd_autoreap_test"
+out=$("$selftest" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/   /'
+totals=$(printf '%s\n' "$out" | sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) xfail:\([0-9]*\) xpass:\([0-9]*\) skip:\([0-9]*\) error:\([0-9]*\).*/\1 \2 \3 \4 \5 \6/p')
+if [ -z "$totals" ]; then
+	echo "not ok: pidfd_autoreap_test printed no totals (exit $rc)"
+	suite pidfd_autoreap_test 0 1 0
+else
+	read -r pass fail xfail xpass skip err <<<"$totals"
+	fail=$((fail + xpass + err))
+	[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+	suite pidfd_autoreap_test $((pass + xfail)) "$fail" "$skip"
+fi
+
+# No warning, bug or splat may appear in the kernel log.
+dmesg --notime >/tmp/dmesg.end 2>/dev/null || true
+splats=$(grep -E 'WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|possible circular locking|suspicious RCU usage|INFO: task .* blocked|rcu_.*stall|refcount_t:|general protection fault' /tmp/dmesg.end)
+if [ -n "$splats" ]; then
+	echo "not ok: the kernel log has warnings:"
+	printf '%s\n' "$splats" | head -40
+	grep -B5 -A30 -m1 -E 'WARNING:|BUG:|Oops|KASAN' /tmp/dmesg.end | head -80
+	suite dmesg-clean 0 1 0
+else
+	echo "== kernel log: no warnings"
+	suite dmesg-clean 1 0 0
+fi
