@@ -68,10 +68,12 @@ def touched():
 
 
 def checkout(src, repo):
+    # MAINTAINERS is in the base too, for commits that add files.
+    base_files = set(touched()) | {"MAINTAINERS"}
     shutil.rmtree(repo, ignore_errors=True)
     os.makedirs(repo)
     git(repo, "init", "-q")
-    for f in touched():
+    for f in sorted(base_files):
         if os.path.isfile(os.path.join(src, f)):
             os.makedirs(os.path.dirname(os.path.join(repo, f)), exist_ok=True)
             shutil.copy(os.path.join(src, f), os.path.join(repo, f))
@@ -96,7 +98,7 @@ def checkout(src, repo):
 
 def slug(subject):
     s = re.sub(r"[^a-zA-Z0-9]+", "-", subject).strip("-")
-    return s[:60].rstrip("-")
+    return s[:48].rstrip("-")
 
 
 def save(repo):

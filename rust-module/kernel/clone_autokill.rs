@@ -16,6 +16,7 @@ use kernel::{
     prelude::*, //
 };
 
+#[path = "clone_autokill/rules.rs"]
 mod rules;
 
 use rules::Refusal;

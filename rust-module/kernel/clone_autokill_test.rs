@@ -23,6 +23,8 @@ use kernel::{
     },
 };
 
+const __LOG_PREFIX: &[u8] = b"clone_autokill_test\0";
+
 #[path = "clone_autokill/rules.rs"]
 mod rules;
 

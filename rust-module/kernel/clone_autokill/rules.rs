@@ -8,21 +8,21 @@
 //! against the generated bindings at compile time.
 
 /// Create the child in the same thread group as the caller.
-pub const CLONE_THREAD: u64 = 0x0001_0000;
+pub(crate) const CLONE_THREAD: u64 = 0x0001_0000;
 /// Give the child the caller's parent.
-pub const CLONE_PARENT: u64 = 0x0000_8000;
+pub(crate) const CLONE_PARENT: u64 = 0x0000_8000;
 /// Return a pidfd for the child.
-pub const CLONE_PIDFD: u64 = 0x0000_1000;
+pub(crate) const CLONE_PIDFD: u64 = 0x0000_1000;
 /// Reap the child on exit without notifying its parent.
-pub const CLONE_AUTOREAP: u64 = 1 << 34;
+pub(crate) const CLONE_AUTOREAP: u64 = 1 << 34;
 /// Set `no_new_privs` on the child.
-pub const CLONE_NNP: u64 = 1 << 35;
+pub(crate) const CLONE_NNP: u64 = 1 << 35;
 /// Kill the child when the last reference to its clone pidfd goes away.
-pub const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+pub(crate) const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
 
 /// Why `clone3()` refuses a flag combination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The combination is invalid: `EINVAL`.
     Invalid,
     /// The caller may not arm autokill without `CLONE_NNP`: `EPERM`.
@@ -38,7 +38,7 @@ pub enum Refusal {
 /// every other rule holds and autokill is requested without `CLONE_NNP`, because the kernel's
 /// capability check has side effects (`PF_SUPERPRIV`, audit).
 #[inline]
-pub fn check(
+pub(crate) fn check(
     flags: u64,
     exit_signal: i32,
     caller_autoreap: impl FnOnce() -> bool,

@@ -17,14 +17,14 @@ use super::rules::{
 };
 
 /// Flags the rules ignore, set together in half of the rows.
-pub const OTHERS: u64 = 0x320004900;
+pub(crate) const OTHERS: u64 = 0x320004900;
 const OTHR: u64 = OTHERS;
 const T: bool = true;
 const F: bool = false;
 
 /// The expected outcome of one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// The call is allowed.
     Ok,
     /// The call fails with `EINVAL`.
@@ -36,19 +36,19 @@ pub enum Expect {
 use Expect::{Inval as INVAL, Ok as OK, Perm as PERM};
 
 /// One case: the inputs of the check and what it must decide.
-pub struct Row {
+pub(crate) struct Row {
     /// `clone_args.flags`.
-    pub flags: u64,
+    pub(crate) flags: u64,
     /// `clone_args.exit_signal`.
-    pub exit_signal: i32,
+    pub(crate) exit_signal: i32,
     /// Whether the calling process reaps itself.
-    pub autoreap: bool,
+    pub(crate) autoreap: bool,
     /// Whether the caller has `CAP_SYS_ADMIN`.
-    pub capable: bool,
+    pub(crate) capable: bool,
     /// The expected outcome.
-    pub expect: Expect,
+    pub(crate) expect: Expect,
     /// Whether the capability check must be consulted.
-    pub asks_capable: bool,
+    pub(crate) asks_capable: bool,
 }
 
 const fn row(
@@ -72,7 +72,7 @@ const fn row(
 /// The table: flags, exit signal, caller autoreap, capable; outcome, whether the capability is
 /// consulted.
 #[rustfmt::skip]
-pub const TABLE: &[Row] = &[
+pub(crate) const TABLE: &[Row] = &[
     row(0, 0, F, F, OK, F),
     row(0, 0, F, T, OK, F),
     row(0, 0, T, F, OK, F),

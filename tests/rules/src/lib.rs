@@ -4,11 +4,13 @@
 //!
 //! Both files are the very ones the kernel compiles (`rust-module/kernel/clone_autokill/`).
 
+#[cfg(test)]
 #[path = "../../../rust-module/kernel/clone_autokill/rules.rs"]
-pub mod rules;
+mod rules;
 
+#[cfg(test)]
 #[path = "../../../rust-module/kernel/clone_autokill/rules_table.rs"]
-pub mod rules_table;
+mod rules_table;
 
 #[cfg(test)]
 mod tests {
