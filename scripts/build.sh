@@ -7,7 +7,7 @@
 variant=${1:?usage: build.sh rust|c|debug}
 O=$BUILD/$variant
 mkdir -p "$LOGS" "$CACHE/ccache"
-export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE/work CCACHE_NOHASHDIR=1
+export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 log="$LOGS/build-$variant.log"
 if ! step "build $variant kernel (log: $log)" \

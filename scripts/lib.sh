@@ -19,7 +19,9 @@ LOGS=$CACHE/logs
 export PATH="$TOOLS/bin:$VENV/bin:$PATH"
 
 # The Debian toolchain, not the rustup proxies that come first on PATH.
-KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY_DRIVER=/usr/bin/clippy-driver
+# CLIPPY=1: every build of the Rust code also runs clippy (warnings are
+# errors with CONFIG_WERROR).
+KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
 	RUSTFMT=/usr/bin/rustfmt RUSTDOC=/usr/bin/rustdoc
 	BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
 

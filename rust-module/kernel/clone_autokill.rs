@@ -26,9 +26,9 @@ const _: () = {
     assert!(rules::CLONE_THREAD == bindings::CLONE_THREAD as u64);
     assert!(rules::CLONE_PARENT == bindings::CLONE_PARENT as u64);
     assert!(rules::CLONE_PIDFD == bindings::CLONE_PIDFD as u64);
-    assert!(rules::CLONE_AUTOREAP == bindings::CLONE_AUTOREAP as u64);
-    assert!(rules::CLONE_NNP == bindings::CLONE_NNP as u64);
-    assert!(rules::CLONE_PIDFD_AUTOKILL == bindings::CLONE_PIDFD_AUTOKILL as u64);
+    assert!(rules::CLONE_AUTOREAP == bindings::CLONE_AUTOREAP);
+    assert!(rules::CLONE_NNP == bindings::CLONE_NNP);
+    assert!(rules::CLONE_PIDFD_AUTOKILL == bindings::CLONE_PIDFD_AUTOKILL);
 };
 
 /// Checks the `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL` rules for a `clone3()` by
