@@ -7,7 +7,7 @@ CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-aut
 export AUTOKILL_CACHE := $(CACHE)
 export KSRC
 
-.PHONY: help setup source apply kernel kernel-c vm shell run test patches clean
+.PHONY: help setup source apply kernel kernel-c vm shell run test bench patches clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
@@ -22,6 +22,7 @@ help:
 	@echo "  make kernel-c   build the C baseline (same tree, the option off)"
 	@echo "  make vm CMD='...' [VARIANT=c]  run a command in the VM"
 	@echo "  make shell [VARIANT=c]         a shell in the VM"
+	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
 	@echo "  make patches    export the series as git format-patch files"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
@@ -56,6 +57,9 @@ run: kernel
 
 test:
 	@$(S)/test.sh
+
+bench: apply
+	@$(S)/bench.sh
 
 patches: apply
 	@$(S)/export-patches.sh

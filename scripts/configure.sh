@@ -30,13 +30,20 @@ make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$LOGS/config-$varia
 	{ tail -20 "$LOGS/config-$variant.log" >&2; die "make olddefconfig failed; is the Rust toolchain complete? run 'make setup' and see $LOGS/config-$variant.log"; }
 
 # Every option a fragment asks for must have survived olddefconfig.
-bad=()
+# The last fragment that sets an option wins, as in merge_config.sh.
+declare -A want_opt=()
 while IFS= read -r line; do
-	case "$line" in
-	CONFIG_*=n) grep -qx "${line%=n}=y" "$O/.config" && bad+=("$line") ;;
-	CONFIG_*) grep -qx "$line" "$O/.config" || bad+=("$line") ;;
-	esac
+	case "$line" in CONFIG_*=*) want_opt[${line%%=*}]=${line#*=} ;; esac
 done < <(cat "${files[@]}")
+bad=()
+for opt in "${!want_opt[@]}"; do
+	val=${want_opt[$opt]}
+	if [ "$val" = n ]; then
+		grep -q "^$opt=" "$O/.config" && bad+=("$opt=n")
+	else
+		grep -qx "$opt=$val" "$O/.config" || bad+=("$opt=$val")
+	fi
+done
 if [ ${#bad[@]} -gt 0 ]; then
 	if printf '%s\n' "${bad[@]}" | grep -q '^CONFIG_RUST=y$'; then
 		make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" rustavailable >&2 || true

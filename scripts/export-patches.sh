@@ -27,6 +27,14 @@ rm -rf "$out"
 mkdir -p "$out"
 git -C "$repo" format-patch -q -o "$out" base..HEAD
 ls "$out"/*.patch
+
+# The patches must apply with `git am` onto the pristine files and give
+# the same tree.
+head=$(git -C "$repo" rev-parse HEAD)
+git -C "$repo" checkout -q --detach base
+git -C "$repo" am -q "$out"/*.patch || die "the exported patches do not apply with git am"
+git -C "$repo" diff --quiet "$head" HEAD || die "git am of the exported patches gives a different tree"
+log "git am: the $(ls "$out"/*.patch | wc -l) patches apply to the pristine tree"
 log "checkpatch.pl --strict"
 (cd "$SRC" && perl scripts/checkpatch.pl --strict -q "$out"/*.patch) ||
 	die "checkpatch.pl found problems (above)"

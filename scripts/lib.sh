@@ -17,6 +17,9 @@ BUILD=$CACHE/build
 LOGS=$CACHE/logs
 
 export PATH="$TOOLS/bin:$VENV/bin:$PATH"
+# Host Rust builds (the workspace) also live in the cache, so that a fresh
+# clone (as in CI) reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
 # The Debian toolchain, not the rustup proxies that come first on PATH.
 # CLIPPY=1: every build of the Rust code also runs clippy (warnings are

@@ -55,9 +55,10 @@ pub unsafe extern "C" fn clone_autokill_flags_check(clone_flags: u64, exit_signa
         || current!().is_autoreap(),
         || capability::current_ns_capable(Capability::SYS_ADMIN),
     );
+    // Negated constants rather than `Error::to_errno()`, which is an out-of-line call.
     match result {
         Ok(()) => 0,
-        Err(Refusal::Invalid) => EINVAL.to_errno(),
-        Err(Refusal::NotPermitted) => EPERM.to_errno(),
+        Err(Refusal::Invalid) => -(bindings::EINVAL as c_int),
+        Err(Refusal::NotPermitted) => -(bindings::EPERM as c_int),
     }
 }

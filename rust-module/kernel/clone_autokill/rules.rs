@@ -46,6 +46,10 @@ pub(crate) fn check(
 ) -> Result<(), Refusal> {
     let has = |flag: u64| flags & flag != 0;
 
+    // Every rule needs one of these: the common fork path stops here.
+    if !has(CLONE_AUTOREAP | CLONE_PARENT | CLONE_NNP | CLONE_PIDFD_AUTOKILL) {
+        return Ok(());
+    }
     if has(CLONE_AUTOREAP) && (has(CLONE_THREAD) || has(CLONE_PARENT) || exit_signal != 0) {
         return Err(Refusal::Invalid);
     }
