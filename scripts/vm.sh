@@ -51,8 +51,10 @@ fi
 
 timeout=${VM_TIMEOUT:-1800}
 set +e
-timeout -k 10 "$timeout" vng "${vng_args[@]}" --exec "$cmd" </dev/null
-rc=$?
+# Through a pipe: virtme-ng reopens its standard output, which on a regular
+# file would write over what came before.
+timeout -k 10 "$timeout" vng "${vng_args[@]}" --exec "$cmd" </dev/null 2>&1 | cat
+rc=${PIPESTATUS[0]}
 set -e
 case "$rc" in
 124 | 137)
