@@ -47,13 +47,31 @@ def disasm(vmlinux, symbol):
 
 
 def fast_path(insns):
-    """Instructions from the entry to the first return, following
-    fall-through: the layout compilers give the not-armed release path."""
-    path = []
-    for _, text in insns:
+    """The instructions a release of a file without PIDFD_AUTOKILL executes:
+    from the entry, following jumps, where the first conditional branch after
+    the test of the flag (O_TRUNC, bit 1 of the second byte of f_flags) goes
+    the way of "flag clear"; ends at the first return."""
+    at = {addr: (i, text) for i, (addr, text) in enumerate(insns)}
+    path, i, tested = [], 0, False
+    while 0 <= i < len(insns) and len(path) < 64:
+        text = insns[i][1]
         path.append(text)
-        if text.startswith("ret") or text.startswith("jmp"):
+        op = text.split()[0]
+        if op.startswith("ret"):
             break
+        target = re.search(r"\s0x([0-9a-f]+)\s<", text)
+        if op.startswith("test") and "0x29(%rsi)" in text:
+            tested = True
+        elif op.startswith("j") and tested and op != "jmp":
+            tested = False
+            taken = op in ("je", "jz")  # jump taken when the flag is clear
+            if taken and target:
+                i = at[int(target.group(1), 16)][0]
+                continue
+        elif op == "jmp" and target and int(target.group(1), 16) in at:
+            i = at[int(target.group(1), 16)][0]
+            continue
+        i += 1
     return path
 
 
@@ -72,7 +90,9 @@ def main():
         r = [c[case]["median_ns"] for _, c in runs["rust"]]
         c = [c[case]["median_ns"] for _, c in runs["c"]]
         per_boot = [a / b for a, b in zip(r, c)]
-        rm, cm = statistics.median(r), statistics.median(c)
+        # The medians of all samples of all boots of each kernel.
+        rm = statistics.median(x for _, c in runs["rust"] for x in c[case]["samples"])
+        cm = statistics.median(x for _, c in runs["c"] for x in c[case]["samples"])
         ratio = rm / cm
         summary["cases"][case] = {"rust_median_ns": rm, "c_median_ns": cm,
                                   "ratio": ratio, "ratio_per_boot": per_boot,

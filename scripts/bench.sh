@@ -4,12 +4,13 @@
 # same tree and config, boot them alternately (rust c rust c ...) under the
 # same VM settings, run autokill-bench in each, and print the Rust/C ratio
 # per case plus a static comparison of the two vmlinux images.
-# BENCH_BOOTS (default 3) boots per kernel; BENCH_SAMPLES (default 31).
+# The VM has one vCPU, so that parent and child never race across CPUs.
+# BENCH_BOOTS (default 5) boots per kernel; BENCH_SAMPLES (default 101).
 . "$(dirname "$0")/lib.sh"
 
 S=$TOP/scripts
-boots=${BENCH_BOOTS:-3}
-samples=${BENCH_SAMPLES:-31}
+boots=${BENCH_BOOTS:-5}
+samples=${BENCH_SAMPLES:-101}
 "$S/apply.sh"
 for v in rust c; do
 	"$S/configure.sh" "$v"
@@ -22,7 +23,7 @@ out=$CACHE/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 for i in $(seq "$boots"); do
 	for v in rust c; do
-		VM_RWDIR=$out VM_TIMEOUT=1200 step "boot $i/$boots: $v kernel" \
+		VM_CPUS=1 VM_RWDIR=$out VM_TIMEOUT=1200 step "boot $i/$boots: $v kernel" \
 			"$S/vm.sh" "$v" "$bin --samples $samples >$out/$i-$v.json" ||
 			die "the benchmark failed in the $v kernel (boot $i)"
 	done
