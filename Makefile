@@ -7,7 +7,7 @@ CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-aut
 export AUTOKILL_CACHE := $(CACHE)
 export KSRC
 
-.PHONY: help setup source apply kernel kernel-c vm shell run test bench patches clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test bench patches clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
@@ -20,8 +20,9 @@ help:
 	@echo "  make apply      apply the series to a working copy of the source"
 	@echo "  make kernel     build the Rust kernel (CONFIG_PIDFD_AUTOKILL_RUST=y)"
 	@echo "  make kernel-c   build the C baseline (same tree, the option off)"
-	@echo "  make vm CMD='...' [VARIANT=c]  run a command in the VM"
-	@echo "  make shell [VARIANT=c]         a shell in the VM"
+	@echo "  make kernel-debug  the Rust kernel with KASAN, lockdep, PROVE_RCU, ..."
+	@echo "  make vm CMD='...' [VARIANT=c|debug]  run a command in the VM"
+	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
 	@echo "  make patches    export the series as git format-patch files"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
@@ -45,11 +46,16 @@ kernel-c: apply
 	@$(S)/configure.sh c
 	@$(S)/build.sh c
 
+kernel-debug: apply
+	@$(S)/configure.sh debug
+	@$(S)/build.sh debug
+
 VARIANT ?= rust
-vm: $(if $(filter c,$(VARIANT)),kernel-c,kernel)
+KERNEL_TARGET = $(if $(filter c,$(VARIANT)),kernel-c,$(if $(filter debug,$(VARIANT)),kernel-debug,kernel))
+vm: $(KERNEL_TARGET)
 	@$(S)/vm.sh $(VARIANT) "$(CMD)"
 
-shell: $(if $(filter c,$(VARIANT)),kernel-c,kernel)
+shell: $(KERNEL_TARGET)
 	@$(S)/vm.sh $(VARIANT)
 
 run: kernel

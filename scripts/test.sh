@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 S=$TOP/scripts
-VARIANTS=${TEST_VARIANTS:-rust c}
+VARIANTS=${TEST_VARIANTS:-rust c debug}
 results=$CACHE/results
 rm -rf "$results"
 mkdir -p "$results"
@@ -85,8 +85,10 @@ for v in $built; do
 	: >"$out"
 	t0=$(date +%s)
 	set +e
+	impl=rust
+	[ "$v" = c ] && impl=c
 	VM_RWDIR=$results "$S/vm.sh" "$v" \
-		"$TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $v"
+		"$TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
 	rc=$?
 	set -e
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc)"

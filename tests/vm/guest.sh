@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the VM: the suites that need the kernel under test.
-# Usage: guest.sh RESULTS_FILE SELFTEST_BIN [EXPECT_IMPL]
+# Usage: guest.sh RESULTS_FILE SELFTEST_BIN [EXPECT_IMPL [VARIANT]]
 #
 # Appends one line per suite to RESULTS_FILE:
 #   SUITE <name> <passed> <failed> <skipped>
@@ -11,6 +11,7 @@ set -u
 results=$1
 selftest=$2
 expect=${3:-}
+variant=${4:-${expect:-unknown}}
 kernel=$(uname -r)
 
 suite() { printf 'SUITE %s %d %d %d\n' "$1" "$2" "$3" "$4" >>"$results"; }
@@ -80,6 +81,35 @@ else
 	fail=$((fail + xpass + err))
 	[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
 	suite pidfd_autoreap_test $((pass + xfail)) "$fail" "$skip"
+fi
+
+# run_tap NAME CMD...: a program of ours that prints "ok N - case",
+# "not ok N - case: why" or "ok N - case # SKIP why" per case and a last
+# line "# passed P failed F skipped S". Counts come from the case lines;
+# a missing last line (a crash) or a non-zero exit is a failure too.
+run_tap() {
+	local name=$1 out rc p f s
+	shift
+	echo "== $name: $*"
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >"$(dirname "$results")/$name-$variant.tap"
+	printf '%s\n' "$out" | grep -E '^(not ok|#)|# SKIP' | sed 's/^/   /' | head -60
+	p=$(printf '%s\n' "$out" | grep -E '^ok [0-9]+ ' | grep -vc '# SKIP')
+	s=$(printf '%s\n' "$out" | grep -E '^ok [0-9]+ .*# SKIP' -c)
+	f=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]+ ')
+	if ! printf '%s\n' "$out" | grep -qE '^# passed [0-9]+ failed [0-9]+ skipped [0-9]+'; then
+		echo "   not ok: $name ended without its summary line (exit $rc)"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	echo "== $name: $p passed, $f failed, $s skipped"
+	suite "$name" "$p" "$f" "$s"
+}
+
+if [ -n "${AUTOKILL_BINDIR:-}" ]; then
+	run_tap conformance "$AUTOKILL_BINDIR/autokill-conformance"
 fi
 
 # No warning, bug or splat may appear in the kernel log.
