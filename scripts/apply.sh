@@ -72,7 +72,7 @@ series_items | while read -r kind path; do
 	if [ "$kind" = diff ]; then
 		rej=$CACHE/work/$(basename "$path").rej
 		rm -f "$rej"
-		if ! out=$(patch -d "$staging" -p1 -s -N --no-backup-if-mismatch -r "$rej" <"$path" 2>&1); then
+		if ! out=$(patch -d "$staging" -p1 -s -N -F0 --no-backup-if-mismatch -r "$rej" <"$path" 2>&1); then
 			printf '%s\n' "$out" >&2
 			[ -f "$rej" ] && { printf -- '--- rejected hunks (%s):\n' "$rej" >&2; cat "$rej" >&2; }
 			die "c-glue/$(basename "$path") does not apply to $SRC; rebase the diff on this tree (see the rejected hunk above)"
