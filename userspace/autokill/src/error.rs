@@ -120,8 +120,9 @@ mod tests {
     fn display_says_what_to_do() {
         let unsupported = Error::Unsupported.to_string();
         assert!(
-            unsupported
-                .contains("not supported by this kernel (needs Linux 7.1+ with CLONE_PIDFD_AUTOKILL)"),
+            unsupported.contains(
+                "not supported by this kernel (needs Linux 7.1+ with CLONE_PIDFD_AUTOKILL)"
+            ),
             "{unsupported}"
         );
         let denied = Error::PermissionDenied.to_string();
@@ -143,9 +144,9 @@ mod tests {
             dir: "/nowhere".into(),
             source: io::Error::from_raw_os_error(libc::ENOENT),
         };
-        assert!(dir.to_string().starts_with(
-            "cannot change the child's working directory to \"/nowhere\": "
-        ));
+        assert!(dir
+            .to_string()
+            .starts_with("cannot change the child's working directory to \"/nowhere\": "));
         let io = Error::Io(io::Error::from_raw_os_error(libc::EAGAIN));
         assert!(io
             .to_string()
@@ -167,18 +168,36 @@ mod tests {
     #[test]
     fn clone3_errno_mapping() {
         let e = |errno| io::Error::from_raw_os_error(errno);
-        assert!(matches!(Error::from_clone3(e(libc::EINVAL), true), Error::Unsupported));
-        assert!(matches!(Error::from_clone3(e(libc::ENOSYS), false), Error::Unsupported));
-        assert!(matches!(Error::from_clone3(e(libc::EPERM), false), Error::PermissionDenied));
-        assert!(matches!(Error::from_clone3(e(libc::EPERM), true), Error::Io(_)));
-        assert!(matches!(Error::from_clone3(e(libc::EAGAIN), false), Error::Io(_)));
+        assert!(matches!(
+            Error::from_clone3(e(libc::EINVAL), true),
+            Error::Unsupported
+        ));
+        assert!(matches!(
+            Error::from_clone3(e(libc::ENOSYS), false),
+            Error::Unsupported
+        ));
+        assert!(matches!(
+            Error::from_clone3(e(libc::EPERM), false),
+            Error::PermissionDenied
+        ));
+        assert!(matches!(
+            Error::from_clone3(e(libc::EPERM), true),
+            Error::Io(_)
+        ));
+        assert!(matches!(
+            Error::from_clone3(e(libc::EAGAIN), false),
+            Error::Io(_)
+        ));
     }
 
     #[test]
     fn into_io_error() {
         let kind = |e: Error| io::Error::from(e).kind();
         assert_eq!(kind(Error::Unsupported), io::ErrorKind::Unsupported);
-        assert_eq!(kind(Error::PermissionDenied), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            kind(Error::PermissionDenied),
+            io::ErrorKind::PermissionDenied
+        );
         let exec = Error::Exec {
             program: "x".into(),
             source: io::Error::from_raw_os_error(libc::ENOENT),

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `autokill-run [--no-nnp] [--] PROGRAM [ARGS...]`: runs PROGRAM tied to the lifetime of this
+//! process with `clone3(CLONE_PIDFD_AUTOKILL)`, forwards termination signals to it and exits with
+//! its status.
+//!
+//! Exit status: PROGRAM's, or 128 + the signal that killed it; 125 for a usage error or when
+//! PROGRAM cannot be started (kernel without support, permission, resources), 126 when it cannot
+//! be executed, 127 when it is not found, like shells and `env` do.
+
+use std::ffi::OsString;
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::raw::c_int;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitCode, ExitStatus};
+use std::ptr;
+
+use autokill::{Child, Command, Error};
+
+/// The program's name in messages.
+const NAME: &str = "autokill-run";
+
+/// The exit status for our own failures: usage errors, spawn errors.
+const EXIT_FAILURE: u8 = 125;
+/// The exit status when PROGRAM exists but cannot be executed.
+const EXIT_CANNOT_EXECUTE: u8 = 126;
+/// The exit status when PROGRAM is not found.
+const EXIT_NOT_FOUND: u8 = 127;
+
+/// The signals forwarded to PROGRAM.
+const FORWARDED: [c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+const HELP: &str = "\
+Usage: autokill-run [--no-nnp] [--] PROGRAM [ARGS...]
+
+Run PROGRAM tied to the lifetime of autokill-run: if autokill-run dies for any
+reason (SIGKILL included), the kernel kills PROGRAM (clone3() with
+CLONE_PIDFD_AUTOKILL, Linux 7.1+). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+autokill-run by another process are forwarded to PROGRAM; those the terminal
+sends (Ctrl-C, Ctrl-\\, hang-up) reach PROGRAM directly. Exits with PROGRAM's
+exit status, or 128+N if signal N killed it.
+
+PROGRAM runs with no_new_privs set (it cannot gain privileges through setuid
+programs or file capabilities).
+
+Options:
+  --no-nnp    do not set no_new_privs (needs CAP_SYS_ADMIN)
+  -h, --help  show this help
+  --version   show the version
+
+Exit status: PROGRAM's; 125 if autokill-run fails (usage, kernel support,
+permission); 126 if PROGRAM cannot be executed; 127 if it is not found.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Action {
+    Help,
+    Version,
+    Run {
+        nnp: bool,
+        program: OsString,
+        args: Vec<OsString>,
+    },
+}
+
+/// Parses the arguments after the program name. Options come before PROGRAM; everything from
+/// PROGRAM on belongs to it.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Action, String> {
+    let mut args = args.into_iter();
+    let mut nnp = true;
+    let program = loop {
+        let Some(arg) = args.next() else {
+            return Err("missing PROGRAM".to_owned());
+        };
+        match arg.to_str() {
+            Some("--") => match args.next() {
+                Some(program) => break program,
+                None => return Err("missing PROGRAM after --".to_owned()),
+            },
+            Some("--no-nnp") => nnp = false,
+            Some("-h" | "--help") => return Ok(Action::Help),
+            Some("--version") => return Ok(Action::Version),
+            Some(option) if option.starts_with('-') && option != "-" => {
+                return Err(format!("unknown option {option:?}"));
+            }
+            _ => break arg,
+        }
+    };
+    Ok(Action::Run {
+        nnp,
+        program,
+        args: args.collect(),
+    })
+}
+
+/// The exit status for a spawn error.
+fn spawn_error_status(error: &Error) -> u8 {
+    match error {
+        Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        Error::Exec { .. } => EXIT_CANNOT_EXECUTE,
+        _ => EXIT_FAILURE,
+    }
+}
+
+/// Our exit status for PROGRAM's: its exit code, or 128 + the signal that killed it.
+fn exit_status(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        // Only the low 8 bits of an exit code reach the parent anyway.
+        code as u8
+    } else if let Some(signal) = status.signal() {
+        u8::try_from(128 + signal).unwrap_or(u8::MAX)
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// Whether a signal with this `si_code`, sent by `sender`, goes on to PROGRAM (`child`).
+///
+/// Only signals sent by a process (`si_code` <= 0: `kill()`, `sigqueue()`, `tgkill()`, ...) and
+/// not by PROGRAM itself (say with `kill(0, ...)` to its process group, which includes us), so
+/// that PROGRAM does not get one signal twice. Those the kernel generates, like the terminal's
+/// `SIGINT` on Ctrl-C, already went to the whole foreground process group, PROGRAM included.
+fn should_forward(si_code: i32, sender: u32, child: u32) -> bool {
+    si_code <= 0 && sender != child
+}
+
+/// The forwarded signals as a set.
+fn forwarded_set() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `sigemptyset` initialises the set; `sigaddset` adds valid signals to it.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for signal in FORWARDED {
+            libc::sigaddset(set.as_mut_ptr(), signal);
+        }
+        set.assume_init()
+    }
+}
+
+/// Blocks the forwarded signals and returns a signalfd that receives them.
+///
+/// Must happen before spawning, so that no signal is lost in between; the child starts with an
+/// empty signal mask (the library resets it before `execve()`).
+fn signalfd() -> io::Result<OwnedFd> {
+    let set = forwarded_set();
+    // SAFETY: Blocks a valid signal set in this (the only) thread.
+    let ret = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, ptr::null_mut()) };
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    // SAFETY: Creates a new signalfd for a valid set.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one pending signal from the signalfd.
+fn read_signal(signalfd: &OwnedFd) -> io::Result<libc::signalfd_siginfo> {
+    // SAFETY: All-zero is a valid `signalfd_siginfo` (plain integers).
+    let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
+    let size = mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        // SAFETY: Reads at most `size` bytes into `info`.
+        let n = unsafe { libc::read(signalfd.as_raw_fd(), ptr::addr_of_mut!(info).cast(), size) };
+        if n >= 0 {
+            if n as usize != size {
+                return Err(io::Error::other("short read from the signalfd"));
+            }
+            return Ok(info);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Waits for PROGRAM to exit, forwarding signals meanwhile; returns its exit status.
+fn supervise(child: &mut Child, signalfd: &OwnedFd) -> io::Result<ExitStatus> {
+    let mut fds = [
+        libc::pollfd {
+            fd: signalfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: child.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: Polls an array of two valid `pollfd`s.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ret < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if fds[1].revents != 0 {
+            return child.wait();
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            let info = read_signal(signalfd)?;
+            if should_forward(info.ssi_code, info.ssi_pid, child.pid()) {
+                // The signal number of a forwarded signal fits an int.
+                child.signal(info.ssi_signo as c_int)?;
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let action = match parse_args(std::env::args_os().skip(1)) {
+        Ok(action) => action,
+        Err(message) => {
+            eprintln!("{NAME}: {message}\nTry '{NAME} --help' for more information.");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let (nnp, program, args) = match action {
+        Action::Help => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Action::Version => {
+            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Action::Run { nnp, program, args } => (nnp, program, args),
+    };
+
+    let signalfd = match signalfd() {
+        Ok(fd) => fd,
+        Err(error) => {
+            eprintln!("{NAME}: cannot set up signal forwarding: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let mut child = match Command::new(&program).args(&args).nnp(nnp).spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            match &error {
+                Error::PermissionDenied => eprintln!("{NAME}: {error} (drop --no-nnp)"),
+                _ => eprintln!("{NAME}: {error}"),
+            }
+            return ExitCode::from(spawn_error_status(&error));
+        }
+    };
+    match supervise(&mut child, &signalfd) {
+        Ok(status) => ExitCode::from(exit_status(status)),
+        Err(error) => {
+            // Exiting closes the pidfd, which kills PROGRAM.
+            eprintln!("{NAME}: cannot wait for {program:?}: {error}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Action, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    fn run(nnp: bool, program: &str, args: &[&str]) -> Action {
+        Action::Run {
+            nnp,
+            program: program.into(),
+            args: args.iter().map(OsString::from).collect(),
+        }
+    }
+
+    #[test]
+    fn arguments() {
+        assert_eq!(parse(&["ls"]), Ok(run(true, "ls", &[])));
+        assert_eq!(
+            parse(&["ls", "-l", "--no-nnp"]),
+            Ok(run(true, "ls", &["-l", "--no-nnp"]))
+        );
+        assert_eq!(
+            parse(&["--no-nnp", "--", "--weird", "-x"]),
+            Ok(run(false, "--weird", &["-x"]))
+        );
+        assert_eq!(parse(&["--", "--"]), Ok(run(true, "--", &[])));
+        assert_eq!(parse(&["-"]), Ok(run(true, "-", &[])));
+        assert_eq!(parse(&["--help", "ls"]), Ok(Action::Help));
+        assert_eq!(parse(&["-h"]), Ok(Action::Help));
+        assert_eq!(parse(&["--version"]), Ok(Action::Version));
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--"]).is_err());
+        assert!(parse(&["--no-nnp"]).is_err());
+        assert!(parse(&["--bogus", "ls"]).unwrap_err().contains("--bogus"));
+    }
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(exit_status(ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_status(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_status(ExitStatus::from_raw(libc::SIGKILL)), 137);
+        assert_eq!(exit_status(ExitStatus::from_raw(libc::SIGTERM)), 143);
+        // Killed by SIGSEGV with a core dump.
+        assert_eq!(exit_status(ExitStatus::from_raw(libc::SIGSEGV | 0x80)), 139);
+
+        let exec = |errno| Error::Exec {
+            program: "x".into(),
+            source: io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(spawn_error_status(&exec(libc::ENOENT)), 127);
+        assert_eq!(spawn_error_status(&exec(libc::EACCES)), 126);
+        assert_eq!(spawn_error_status(&exec(libc::ENOEXEC)), 126);
+        assert_eq!(spawn_error_status(&Error::Unsupported), 125);
+        assert_eq!(spawn_error_status(&Error::PermissionDenied), 125);
+    }
+
+    #[test]
+    fn forwarding_rule() {
+        // kill() from another process.
+        assert!(should_forward(libc::SI_USER, 1, 42));
+        // sigqueue().
+        assert!(should_forward(-1, 1, 42));
+        // The terminal (SI_KERNEL): PROGRAM got it directly.
+        assert!(!should_forward(libc::SI_KERNEL, 0, 42));
+        // From PROGRAM itself.
+        assert!(!should_forward(libc::SI_USER, 42, 42));
+    }
+}

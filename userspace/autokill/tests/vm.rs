@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! End-to-end tests of the library and of `autokill-run`. They need a kernel with
+//! `CLONE_PIDFD_AUTOKILL` (Linux 7.1+) and run in the VM; on a kernel without it each prints one
+//! line starting with `skipped: host kernel lacks CLONE_PIDFD_AUTOKILL` and returns (set
+//! `AUTOKILL_REQUIRE_SUPPORT=1` to make that a failure instead). The usage tests of
+//! `autokill-run` run everywhere.
+//!
+//! Deaths are observed through a pidfd of the test's own (`pidfd_open()`, which does not keep
+//! the child alive) becoming readable, never with `waitpid()`: autoreaped children cannot be
+//! waited for.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio as StdStdio;
+use std::time::Duration;
+
+use autokill::{sys, Command, Error, Stdio};
+
+/// How long a killed process may take to disappear (the VM may run under TCG emulation).
+const DEATH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a process must survive to count as alive.
+const ALIVE_FOR: Duration = Duration::from_millis(300);
+
+/// On a kernel without `CLONE_PIDFD_AUTOKILL`: prints the line the test runner counts as a skip
+/// and returns `true`.
+///
+/// Also gives the signals the tests send their default action in this process, whose children
+/// inherit ignored signals: the environment may ignore some (`nohup`, a shell's background
+/// job), and then a forwarded `SIGTERM` would never end a program.
+fn skip_without_autokill() -> bool {
+    static DEFAULT_SIGNALS: std::sync::Once = std::sync::Once::new();
+    DEFAULT_SIGNALS.call_once(|| {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            // SAFETY: Sets the default action; no handler of ours is involved.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    });
+    if autokill::supported() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("AUTOKILL_REQUIRE_SUPPORT").is_none_or(|v| v == "0"),
+        "AUTOKILL_REQUIRE_SUPPORT is set, but this kernel lacks CLONE_PIDFD_AUTOKILL"
+    );
+    println!("skipped: host kernel lacks CLONE_PIDFD_AUTOKILL (needs Linux 7.1+)");
+    true
+}
+
+macro_rules! require_autokill {
+    () => {
+        if skip_without_autokill() {
+            return;
+        }
+    };
+}
+
+/// A pidfd of our own for `pid`, to watch it die.
+fn watch(pid: u32) -> OwnedFd {
+    sys::pidfd_open(pid as libc::pid_t).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
+}
+
+/// Whether `fd` polls readable within `timeout`.
+fn readable_within(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().try_into().unwrap();
+    loop {
+        // SAFETY: Polls one valid `pollfd`.
+        let ret = unsafe { libc::poll(&mut pollfd, 1, ms) };
+        if ret >= 0 {
+            return ret > 0;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINTR)
+        );
+    }
+}
+
+/// Asserts that the process behind the watching pidfd stays alive for a while.
+fn assert_alive(watcher: &OwnedFd, what: &str) {
+    assert!(
+        !readable_within(watcher.as_fd(), ALIVE_FOR),
+        "{what} died but should be alive"
+    );
+}
+
+/// Waits for `child`, failing after [`DEATH_TIMEOUT`] instead of hanging.
+fn wait_within(child: &mut autokill::Child) -> std::process::ExitStatus {
+    assert!(
+        readable_within(child.as_fd(), DEATH_TIMEOUT),
+        "child {} did not exit within {DEATH_TIMEOUT:?}",
+        child.pid()
+    );
+    child.wait().unwrap()
+}
+
+/// Asserts that the process behind the watching pidfd dies soon.
+fn assert_dies(watcher: &OwnedFd, what: &str) {
+    assert!(
+        readable_within(watcher.as_fd(), DEATH_TIMEOUT),
+        "{what} is still alive after {DEATH_TIMEOUT:?}"
+    );
+}
+
+/// `sleep 100`, not reading the test's standard input.
+fn sleeper() -> autokill::Child {
+    Command::new("sleep")
+        .arg("100")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sleep")
+}
+
+/// Runs `cmd` with standard output piped; returns the output and the exit status.
+fn output(cmd: &mut Command) -> (String, std::process::ExitStatus) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    (out, child.wait().unwrap())
+}
+
+/// The `NoNewPrivs:` value a program run by `cmd` sees.
+fn no_new_privs(cmd: &mut Command) -> String {
+    let (out, _) = output(cmd.args(["/proc/self/status"]));
+    out.lines()
+        .find_map(|line| line.strip_prefix("NoNewPrivs:"))
+        .expect("NoNewPrivs in /proc/self/status")
+        .trim()
+        .to_owned()
+}
+
+/// Whether this process has `CAP_SYS_ADMIN` in its effective set.
+fn have_cap_sys_admin() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    // CAP_SYS_ADMIN is capability 21 (include/uapi/linux/capability.h).
+    u64::from_str_radix(caps, 16).unwrap() & (1 << 21) != 0
+}
+
+/// A new pipe (both ends close-on-exec): `(read, write)`.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: Both are new descriptors owned by nothing else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// A forked helper process (a plain child, not an autokill one), killed and reaped when dropped
+/// unless it was waited for.
+struct Helper {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Helper {
+    /// Forks a helper process that runs `helper` and exits with its return value; `keep` is the
+    /// only descriptor above 2 it keeps (the test process's other descriptors, among them other
+    /// tests' autokill pidfds, must not live on in the helper).
+    ///
+    /// `helper` runs in a fork of the multi-threaded test process; it may allocate (glibc's
+    /// `fork()` makes that safe) but must not print. A panic in it becomes exit status 101.
+    fn fork(keep: &OwnedFd, helper: impl FnOnce() -> i32) -> Helper {
+        // SAFETY: The child only closes descriptors, runs `helper` and exits, see above.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let fd = keep.as_raw_fd() as libc::c_uint;
+            // SAFETY: Closes the descriptors above 2 except `keep` in this new process; nothing
+            // in it uses them.
+            unsafe {
+                if fd > 3 {
+                    libc::close_range(3, fd - 1, 0);
+                }
+                libc::close_range(fd + 1, libc::c_uint::MAX, 0);
+            }
+            let code =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(helper)).unwrap_or(101);
+            // SAFETY: Ends the helper without running the test harness's exit code.
+            unsafe { libc::_exit(code) };
+        }
+        Helper { pid, reaped: false }
+    }
+
+    /// Sends the helper `signal`.
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: Signals our own child, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);
+    }
+
+    /// Waits for the helper to exit (`waitpid()`, it is a plain child).
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let mut status = 0;
+        loop {
+            // SAFETY: Waits for our own child.
+            let ret = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if ret == self.pid {
+                self.reaped = true;
+                return std::process::ExitStatus::from_raw(status);
+            }
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINTR)
+            );
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.signal(libc::SIGKILL);
+            self.wait();
+        }
+    }
+}
+
+#[test]
+fn child_is_alive_until_dropped() {
+    require_autokill!();
+    let child = sleeper();
+    let watcher = watch(child.pid());
+    assert_alive(&watcher, "sleep");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.pid())).unwrap();
+    assert_eq!(cmdline, b"sleep\x00100\x00");
+    drop(child);
+    assert_dies(&watcher, "sleep after its Child was dropped");
+}
+
+#[test]
+fn duplicate_of_the_pidfd_keeps_the_child_alive() {
+    require_autokill!();
+    let child = sleeper();
+    let watcher = watch(child.pid());
+    let duplicate = child.as_fd().try_clone_to_owned().unwrap();
+    drop(child);
+    assert_alive(&watcher, "sleep with a duplicate of its pidfd open");
+    drop(duplicate);
+    assert_dies(
+        &watcher,
+        "sleep after the last copy of its pidfd was closed",
+    );
+}
+
+#[test]
+fn kill_then_wait_reports_sigkill() {
+    require_autokill!();
+    let mut child = sleeper();
+    assert_eq!(child.try_wait().unwrap(), None);
+    child.kill().unwrap();
+    let status = wait_within(&mut child);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(status.code(), None);
+    assert_eq!(child.try_wait().unwrap(), Some(status));
+    child.kill().expect("killing an exited child succeeds");
+}
+
+#[test]
+fn signal_is_delivered() {
+    require_autokill!();
+    let mut child = sleeper();
+    child.signal(libc::SIGTERM).unwrap();
+    assert_eq!(wait_within(&mut child).signal(), Some(libc::SIGTERM));
+}
+
+#[test]
+fn wait_reports_exit_codes() {
+    require_autokill!();
+    let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert!(!status.success());
+    assert!(Command::new("true")
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn wait_reports_death_by_signal() {
+    require_autokill!();
+    let mut child = Command::new("sh")
+        .args(["-c", "kill -TERM $$; sleep 100"])
+        .spawn()
+        .unwrap();
+    let status = wait_within(&mut child);
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    assert_eq!(status.code(), None);
+}
+
+#[test]
+fn pidfd_polls_readable_then_try_wait_has_the_status() {
+    require_autokill!();
+    let mut child = Command::new("sh").args(["-c", "exit 9"]).spawn().unwrap();
+    assert!(readable_within(child.as_fd(), DEATH_TIMEOUT));
+    // The status is published an instant after the exit.
+    let status = (0..10_000)
+        .find_map(|_| {
+            let status = child.try_wait().unwrap();
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            status
+        })
+        .expect("exit status after POLLIN");
+    assert_eq!(status.code(), Some(9));
+}
+
+#[test]
+fn exec_failure_is_reported() {
+    require_autokill!();
+    for (program, errno) in [
+        ("/nonexistent/autokill-test", libc::ENOENT),
+        ("autokill-test-no-such-program", libc::ENOENT),
+        ("/etc/passwd", libc::EACCES),
+    ] {
+        match Command::new(program).spawn() {
+            Err(Error::Exec { program: p, source }) => {
+                assert_eq!(p, program);
+                assert_eq!(source.raw_os_error(), Some(errno), "{program}");
+            }
+            other => panic!("{program}: expected Error::Exec, got {:?}", other.err()),
+        }
+    }
+    match Command::new("true").current_dir("/nonexistent").spawn() {
+        Err(Error::CurrentDir { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(libc::ENOENT))
+        }
+        other => panic!("expected Error::CurrentDir, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn piped_stdio() {
+    require_autokill!();
+    let mut child = Command::new("sh")
+        .args(["-c", "cat; echo err >&2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!((out.as_str(), err.as_str()), ("hello\n", "err\n"));
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn environment_and_working_directory() {
+    require_autokill!();
+    let (out, status) = output(
+        Command::new("sh")
+            .args(["-c", "echo \"$FOO|${HOME-unset}|$(pwd)\""])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("FOO", "bar")
+            .current_dir("/proc"),
+    );
+    assert!(status.success());
+    assert_eq!(out, "bar|unset|/proc\n");
+}
+
+#[test]
+fn no_new_privs_by_default() {
+    require_autokill!();
+    assert_eq!(no_new_privs(&mut Command::new("cat")), "1");
+}
+
+#[test]
+fn without_nnp_needs_cap_sys_admin() {
+    require_autokill!();
+    if !have_cap_sys_admin() {
+        let result = Command::new("true").nnp(false).spawn();
+        assert!(
+            matches!(result, Err(Error::PermissionDenied)),
+            "{:?}",
+            result.err()
+        );
+        return;
+    }
+    // Privileged: allowed, and the child really lacks no_new_privs.
+    assert_eq!(no_new_privs(Command::new("cat").nnp(false)), "0");
+
+    // Unprivileged (nobody, in a forked helper): refused without NNP, allowed with it.
+    let (_read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        // SAFETY: Raw system calls dropping the credentials of this single-threaded helper.
+        let dropped = unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(libc::SYS_setgid, 65534) == 0
+                && libc::syscall(libc::SYS_setuid, 65534) == 0
+        };
+        if !dropped {
+            return 10;
+        }
+        match Command::new("true").nnp(false).spawn() {
+            Err(Error::PermissionDenied) => {}
+            _ => return 11,
+        }
+        match Command::new("true").spawn().map(|mut child| child.wait()) {
+            Ok(Ok(status)) if status.success() => 0,
+            _ => 12,
+        }
+    });
+    let status = helper.wait();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "helper as nobody: 10 = cannot drop privileges, 11 = no EPERM without NNP, \
+         12 = cannot spawn with NNP"
+    );
+}
+
+#[test]
+fn parent_killed_kills_child() {
+    require_autokill!();
+    let (read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        let Ok(child) = Command::new("sleep")
+            .arg("100")
+            .stdin(Stdio::null())
+            .spawn()
+        else {
+            return 1;
+        };
+        let pid = child.pid();
+        // SAFETY: Writes 4 bytes from a live value to the pipe.
+        unsafe { libc::write(write.as_raw_fd(), (&pid as *const u32).cast(), 4) };
+        // `child` stays alive (and with it the grandchild) until the helper is killed.
+        loop {
+            // SAFETY: Waits for a signal.
+            unsafe { libc::pause() };
+        }
+    });
+    drop(write);
+    assert!(
+        readable_within(read.as_fd(), DEATH_TIMEOUT),
+        "the helper did not report within {DEATH_TIMEOUT:?}"
+    );
+    let mut pid = [0; 4];
+    std::fs::File::from(read)
+        .read_exact(&mut pid)
+        .expect("the helper reports the grandchild's pid");
+    let pid = u32::from_ne_bytes(pid);
+    let watcher = watch(pid);
+    assert_alive(&watcher, "the helper's child");
+    helper.signal(libc::SIGKILL);
+    assert_eq!(helper.wait().signal(), Some(libc::SIGKILL));
+    assert_dies(&watcher, "the child of a SIGKILLed parent");
+}
+
+/// `autokill-run` with `args`.
+fn autokill_run<const N: usize>(args: [&str; N]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_autokill-run"));
+    cmd.args(args).stdin(StdStdio::null());
+    cmd
+}
+
+/// A running `autokill-run`, killed and reaped when dropped (say, when a test fails).
+struct Running(std::process::Child);
+
+impl Running {
+    /// Starts `cmd` with standard output piped and reads its first line.
+    fn start(mut cmd: std::process::Command) -> (Running, String) {
+        let mut child = cmd.stdout(StdStdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (Running(child), line)
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: Signals our own child, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(self.0.id() as libc::pid_t, signal) }, 0);
+    }
+
+    /// Waits for it to exit, failing after [`DEATH_TIMEOUT`] instead of hanging.
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + DEATH_TIMEOUT;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "autokill-run did not exit within {DEATH_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn autokill_run_usage() {
+    let out = autokill_run([]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing PROGRAM"));
+
+    let out = autokill_run(["--bogus", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option"));
+
+    let out = autokill_run(["--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.starts_with("Usage: autokill-run [--no-nnp] [--] PROGRAM [ARGS...]"));
+
+    let out = autokill_run(["--version"]).output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn autokill_run_without_kernel_support_says_so() {
+    if autokill::supported() {
+        let status = autokill_run(["true"]).status().unwrap();
+        assert!(status.success());
+        return;
+    }
+    let out = autokill_run(["true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs Linux 7.1+"));
+}
+
+#[test]
+fn autokill_run_exit_status() {
+    require_autokill!();
+    let code = |args: &[&str]| {
+        let mut cmd = autokill_run([]);
+        cmd.args(args);
+        cmd.status().unwrap().code()
+    };
+    assert_eq!(code(&["true"]), Some(0));
+    assert_eq!(code(&["sh", "-c", "exit 7"]), Some(7));
+    assert_eq!(code(&["--", "sh", "-c", "exit 200"]), Some(200));
+    assert_eq!(
+        code(&["sh", "-c", "kill -KILL $$"]),
+        Some(128 + libc::SIGKILL)
+    );
+    assert_eq!(
+        code(&["sh", "-c", "kill -TERM $$"]),
+        Some(128 + libc::SIGTERM)
+    );
+}
+
+#[test]
+fn autokill_run_exec_errors() {
+    require_autokill!();
+    let out = autokill_run(["/nonexistent/autokill-test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot execute"));
+    let out = autokill_run(["/etc/passwd"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+}
+
+#[test]
+fn autokill_run_no_new_privs() {
+    require_autokill!();
+    let status_of = |args: &[&str]| {
+        let mut cmd = autokill_run([]);
+        cmd.args(args).args(["cat", "/proc/self/status"]);
+        let out = cmd.output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, status) = status_of(&[]);
+    assert_eq!(code, Some(0));
+    assert!(status.contains("NoNewPrivs:\t1\n"), "{status}");
+    let (code, status) = status_of(&["--no-nnp"]);
+    if have_cap_sys_admin() {
+        assert_eq!(code, Some(0));
+        assert!(status.contains("NoNewPrivs:\t0\n"), "{status}");
+    } else {
+        assert_eq!(code, Some(125));
+    }
+}
+
+#[test]
+fn autokill_run_forwards_sigterm() {
+    require_autokill!();
+    // A program that handles SIGTERM: its own exit status comes through.
+    let (mut running, line) = Running::start(autokill_run([
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+    ]));
+    assert_eq!(line, "ready\n");
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait().code(), Some(42));
+
+    // One that does not: 128 + SIGTERM.
+    let (mut running, line) =
+        Running::start(autokill_run(["sh", "-c", "echo ready; exec sleep 100"]));
+    assert_eq!(line, "ready\n");
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait().code(), Some(128 + libc::SIGTERM));
+
+    // SIGINT likewise.
+    let (mut running, line) = Running::start(autokill_run([
+        "sh",
+        "-c",
+        "trap 'exit 41' INT; echo ready; while :; do sleep 0.1; done",
+    ]));
+    assert_eq!(line, "ready\n");
+    running.signal(libc::SIGINT);
+    assert_eq!(running.wait().code(), Some(41));
+}
+
+#[test]
+fn autokill_run_killed_kills_program() {
+    require_autokill!();
+    let (mut running, line) = Running::start(autokill_run(["sh", "-c", "echo $$; exec sleep 100"]));
+    let pid: u32 = line.trim().parse().unwrap();
+    let watcher = watch(pid);
+    assert_alive(&watcher, "PROGRAM of autokill-run");
+    running.signal(libc::SIGKILL);
+    assert_eq!(running.wait().signal(), Some(libc::SIGKILL));
+    assert_dies(&watcher, "PROGRAM of a SIGKILLed autokill-run");
+}
