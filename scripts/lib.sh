@@ -59,3 +59,22 @@ source_tree() {
 		printf '%s\n' "$PRISTINE"
 	fi
 }
+
+# accel IMAGE: "kvm" if a short probe boot of IMAGE under KVM succeeds on
+# this machine, else "tcg". (Here QEMU 7.2 aborts under KVM with "failed to
+# set MSR 0x10a".) The answer is cached per QEMU version.
+accel() {
+	local key f
+	key=$(qemu-system-x86_64 --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
+	f=$CACHE/accel.$key
+	if [ ! -f "$f" ]; then
+		mkdir -p "$LOGS"
+		if [ -w /dev/kvm ] && timeout -k 5 60 vng --run "$1" --memory 1G --force-9p \
+			--disable-microvm --exec true </dev/null >"$LOGS/kvm-probe.log" 2>&1; then
+			echo kvm >"$f"
+		else
+			echo tcg >"$f"
+		fi
+	fi
+	cat "$f"
+}

@@ -3,5 +3,5 @@
 # The main job: boot the Rust kernel and show CLONE_PIDFD_AUTOKILL at work.
 . "$(dirname "$0")/lib.sh"
 
-"$TOP/scripts/selftests.sh"
-"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $CACHE/selftests/pidfd/pidfd_autoreap_test"
+step "cargo build autokill-run" cargo build -q --release -p autokill --manifest-path "$TOP/Cargo.toml"
+"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $CARGO_TARGET_DIR/release/autokill-run $(accel "$BUILD/rust/arch/x86/boot/bzImage" | tr a-z A-Z)"

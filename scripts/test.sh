@@ -62,6 +62,17 @@ for v in $VARIANTS; do
 	fi
 done
 step "build pidfd selftests" "$S/selftests.sh"
+# The userspace programs and test binaries the VM runs.
+step "cargo build (release) of the VM programs" cargo build -q --release --workspace \
+	--manifest-path "$TOP/Cargo.toml"
+vm_tests=$(cargo test -q --release -p autokill --no-run --message-format=json \
+	--manifest-path "$TOP/Cargo.toml" 2>/dev/null |
+	python3 -c 'import json, sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])')
+[ -n "$vm_tests" ] || { log "no autokill test binaries were built"; exit 1; }
 
 # Kernel style of the series: rustfmt over the tree's Rust code (the CLIPPY=1
 # build above already failed on any clippy or compiler warning), and the
@@ -87,8 +98,9 @@ for v in $built; do
 	set +e
 	impl=rust
 	[ "$v" = c ] && impl=c
-	VM_RWDIR=$results "$S/vm.sh" "$v" \
-		"$TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
+	VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_TESTS='$(echo $vm_tests)' \
+AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release \
+$TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
 	rc=$?
 	set -e
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc)"

@@ -22,24 +22,7 @@ vng_args=(--run "$image" --memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --fo
 	--disable-microvm --cwd "$PWD")
 [ -n "${VM_RWDIR:-}" ] && vng_args+=(--rwdir "$VM_RWDIR")
 
-# accel: "kvm" if a probe boot under KVM succeeds here, else "tcg". The
-# answer is cached per QEMU version and kernel image.
-accel() {
-	local key f
-	key=$(qemu-system-x86_64 --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
-	f=$CACHE/accel.$key
-	if [ ! -f "$f" ]; then
-		if [ -w /dev/kvm ] && timeout -k 5 60 vng "${vng_args[@]}" --exec true \
-			</dev/null >"$LOGS/kvm-probe.log" 2>&1; then
-			echo kvm >"$f"
-		else
-			echo tcg >"$f"
-		fi
-	fi
-	cat "$f"
-}
-
-a=${VM_ACCEL:-$(accel)}
+a=${VM_ACCEL:-$(accel "$image")}
 [ "$a" = tcg ] && vng_args+=(--disable-kvm)
 printf '==> booting the %s kernel (%s) under %s\n' "$variant" "$(cat "$BUILD/$variant/include/config/kernel.release" 2>/dev/null)" \
 	"$(echo "$a" | tr a-z A-Z)" >&2

@@ -108,6 +108,36 @@ run_tap() {
 	suite "$name" "$p" "$f" "$s"
 }
 
+# run_libtest NAME BIN: a cargo test binary. A test that prints
+# "skipped: ..." counts as skipped; with AUTOKILL_REQUIRE_SUPPORT=1 (the
+# kernels here all have the feature) the autokill tests fail instead.
+run_libtest() {
+	local name=$1 bin=$2 out rc p f s k
+	echo "== $name: $(basename "$bin")"
+	out=$(AUTOKILL_REQUIRE_SUPPORT=1 "$bin" --show-output 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >"$(dirname "$results")/$name-$variant.log"
+	printf '%s\n' "$out" | grep -E '^test .* FAILED|^---- |panicked|^skipped: ' | sed 's/^/   /' | head -40
+	read -r p f s < <(printf '%s\n' "$out" | awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+		if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i; if ($(i + 1) ~ /^ignored/) s += $i } }
+		END { print p + 0, f + 0, s + 0 }')
+	k=$(printf '%s\n' "$out" | grep -c '^skipped: ')
+	p=$((p - k))
+	s=$((s + k))
+	if ! printf '%s\n' "$out" | grep -q '^test result:'; then
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	echo "== $name: $p passed, $f failed, $s skipped"
+	suite "$name" "$p" "$f" "$s"
+}
+
+for t in ${AUTOKILL_TESTS:-}; do
+	n=$(basename "$t")
+	run_libtest "autokill-${n%-*}" "$t"
+done
+
 if [ -n "${AUTOKILL_BINDIR:-}" ]; then
 	run_tap conformance "$AUTOKILL_BINDIR/autokill-conformance"
 fi
