@@ -90,7 +90,9 @@ check() {
 check style-rustfmtcheck make -s -C "$WORK" O="$BUILD/rust" "${KMAKE_ARGS[@]}" rustfmtcheck
 check series-checkpatch-git-am "$S/export-patches.sh"
 
-# 3. Each kernel in a VM.
+# 3. Each kernel in a VM. One fuzz seed per run, the same for every kernel.
+fuzz_seed=${FUZZ_SEED:-$(date +%s)}
+log "fuzz seed $fuzz_seed (FUZZ_SEED=$fuzz_seed reproduces it)"
 for v in $built; do
 	out=$results/$v.txt
 	: >"$out"
@@ -98,8 +100,13 @@ for v in $built; do
 	set +e
 	impl=rust
 	[ "$v" = c ] && impl=c
+	case "$v" in
+	rust) cycles=${STRESS_CYCLES:-100000} ;;
+	debug) cycles=${STRESS_CYCLES_DEBUG:-10000} ;;
+	*) cycles=${STRESS_CYCLES_C:-10000} ;;
+	esac
 	VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_TESTS='$(echo $vm_tests)' \
-AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release \
+AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FUZZ_SEED=$fuzz_seed \
 $TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
 	rc=$?
 	set -e
@@ -109,6 +116,34 @@ $TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
 	else
 		sed 's/^SUITE \([^ ]*\)/SUITE \1@'"$v"'/' "$out" >>"$summary"
 	fi
+done
+
+# 4. Differential: the C kernel is the reference; every other kernel must
+# give the same outcome for every fuzz call and every conformance case.
+differ() {
+	local name=$1 ref=$2 other=$3
+	if [ ! -f "$ref" ] || [ ! -f "$other" ]; then
+		record "$name" 0 1 0
+	elif cmp -s "$ref" "$other"; then
+		record "$name" 1 0 0
+	else
+		echo "mismatches between $(basename "$ref") and $(basename "$other"):"
+		diff "$ref" "$other" | head -100
+		record "$name" 0 1 0
+	fi
+}
+for v in $built; do
+	[ "$v" = c ] && continue
+	case " $built " in *" c "*) ;; *) continue ;; esac
+	for f in fuzz-root fuzz-unprivileged; do
+		differ "differential-$f@$v-vs-c" "$results/$f-c.log" "$results/$f-$v.log"
+	done
+	# Case names and verdicts, without the timing or detail text.
+	for x in c "$v"; do
+		sed -n 's/^\(ok\|not ok\) [0-9]* - \([^:# ]*\).*/\1 \2/p' "$results/conformance-$x.tap" \
+			>"$results/conformance-$x.verdicts" 2>/dev/null
+	done
+	differ "differential-conformance@$v-vs-c" "$results/conformance-c.verdicts" "$results/conformance-$v.verdicts"
 done
 
 finished=1

@@ -138,8 +138,30 @@ for t in ${AUTOKILL_TESTS:-}; do
 	run_libtest "autokill-${n%-*}" "$t"
 done
 
+# run_fuzz NAME ARGS...: the clone3 fuzzer; its outcome log goes next to
+# the results for the host to compare across kernels.
+run_fuzz() {
+	local name=$1 log out rc
+	shift
+	log=$(dirname "$results")/$name-$variant.log
+	echo "== $name: autokill-fuzz $*"
+	out=$("$AUTOKILL_BINDIR/autokill-fuzz" "$@" --log "$log" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -E '^# calls|autokill-fuzz:' | sed 's/^/   /'
+	if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q '^# calls '; then
+		suite "$name" 1 0 0
+	else
+		printf '%s\n' "$out" | tail -5 | sed 's/^/   /'
+		suite "$name" 0 1 0
+	fi
+}
+
 if [ -n "${AUTOKILL_BINDIR:-}" ]; then
 	run_tap conformance "$AUTOKILL_BINDIR/autokill-conformance"
+	run_fuzz fuzz-root --seed "${FUZZ_SEED:-1}" --count "${FUZZ_COUNT:-100000}"
+	run_fuzz fuzz-unprivileged --seed "${FUZZ_SEED:-1}" --count "${FUZZ_COUNT:-100000}" --unprivileged
+	[ -n "${STRESS_CYCLES:-}" ] &&
+		run_tap stress "$AUTOKILL_BINDIR/autokill-stress" --cycles "$STRESS_CYCLES"
 fi
 
 # No warning, bug or splat may appear in the kernel log.
