@@ -10,9 +10,11 @@ mkdir -p "$LOGS" "$CACHE/ccache"
 export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 log="$LOGS/build-$variant.log"
-if ! step "build $variant kernel (log: $log)" \
+kbuild() {
 	make -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" CC="ccache clang-19" \
-	-j"$(nproc)" ${KBUILD_EXTRA:-} bzImage >"$log" 2>&1; then
+		-j"$(nproc)" ${KBUILD_EXTRA:-} bzImage >"$log" 2>&1
+}
+if ! step "build $variant kernel (log: $log)" kbuild; then
 	tail -40 "$log" >&2
 	die "the $variant kernel did not build; the log is $log"
 fi

@@ -38,8 +38,11 @@ trap summarize EXIT
 # kernel lacks prints "skipped: <why>" and returns; it counts as skipped.
 log "host tests (cargo test --workspace)"
 set +e
-cargo test --workspace --manifest-path "$TOP/Cargo.toml" -- --show-output 2>&1 | tee "$results/cargo.log"
-cargo_rc=${PIPESTATUS[0]}
+cargo test --workspace --manifest-path "$TOP/Cargo.toml" -- --show-output >"$results/cargo.log" 2>&1
+cargo_rc=$?
+grep -E '^test result:|^     Running|^   Doc-tests|FAILED|panicked|^error' "$results/cargo.log" | head -60
+echo "$(grep -c '^skipped: ' "$results/cargo.log") tests skipped: $(grep -m1 '^skipped: ' "$results/cargo.log")"
+log "host test log: $results/cargo.log"
 set -e
 read -r p f s < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) {
 		if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i; if ($(i + 1) ~ /^ignored/) s += $i } }
