@@ -91,6 +91,8 @@ check() {
 	fi
 }
 check style-rustfmtcheck make -s -C "$WORK" O="$BUILD/rust" "${KMAKE_ARGS[@]}" rustfmtcheck
+check style-cargo-fmt cargo fmt --all --check --manifest-path "$TOP/Cargo.toml"
+check style-cargo-clippy cargo clippy -q --workspace --all-targets --manifest-path "$TOP/Cargo.toml" -- -D warnings
 check series-checkpatch-git-am "$S/export-patches.sh"
 
 # 3. Each kernel in a VM. One fuzz seed per run, the same for every kernel.

@@ -59,13 +59,21 @@ mod tests {
                 ));
             }
         }
-        assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
     fn every_outcome_occurs() {
         for want in [Expect::Ok, Expect::Inval, Expect::Perm] {
-            assert!(TABLE.iter().any(|r| r.expect == want), "no row expects {want:?}");
+            assert!(
+                TABLE.iter().any(|r| r.expect == want),
+                "no row expects {want:?}"
+            );
         }
         assert!(TABLE.iter().any(|r| r.asks_capable));
     }
@@ -102,12 +110,21 @@ mod tests {
             Ok(())
         );
         // Unprivileged without NNP: EPERM; privileged: allowed.
-        assert_eq!(check(autokill, 0, || false, || false), Err(Refusal::NotPermitted));
+        assert_eq!(
+            check(autokill, 0, || false, || false),
+            Err(Refusal::NotPermitted)
+        );
         assert_eq!(check(autokill, 0, || false, || true), Ok(()));
         // EINVAL wins over EPERM: autokill with SIGCHLD as exit signal.
-        assert_eq!(check(autokill, 17, || false, || false), Err(Refusal::Invalid));
+        assert_eq!(
+            check(autokill, 17, || false, || false),
+            Err(Refusal::Invalid)
+        );
         // CLONE_PARENT from an autoreap process.
-        assert_eq!(check(CLONE_PARENT, 0, || true, || true), Err(Refusal::Invalid));
+        assert_eq!(
+            check(CLONE_PARENT, 0, || true, || true),
+            Err(Refusal::Invalid)
+        );
         assert_eq!(check(CLONE_PARENT, 0, || false, || true), Ok(()));
     }
 }
