@@ -26,7 +26,10 @@ fn check(ret: libc::c_long, what: &str) -> libc::c_long {
 
 fn pidfd_open(pid: libc::pid_t) -> RawFd {
     // SAFETY: A plain system call with integer arguments.
-    check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }, "pidfd_open") as RawFd
+    check(
+        unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) },
+        "pidfd_open",
+    ) as RawFd
 }
 
 fn close(fd: RawFd) {
