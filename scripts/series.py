@@ -68,6 +68,11 @@ def touched():
 
 
 def checkout(src, repo):
+    # The commits need an identity; the caller's, or a neutral one.
+    for var, val in (("GIT_AUTHOR_NAME", "pidfd-autokill"), ("GIT_COMMITTER_NAME", "pidfd-autokill"),
+                     ("GIT_AUTHOR_EMAIL", "pidfd-autokill@localhost"),
+                     ("GIT_COMMITTER_EMAIL", "pidfd-autokill@localhost")):
+        os.environ.setdefault(var, val)
     # MAINTAINERS is in the base too, for commits that add files.
     base_files = set(touched()) | {"MAINTAINERS"}
     shutil.rmtree(repo, ignore_errors=True)
@@ -83,11 +88,18 @@ def checkout(src, repo):
     for msg, items in read_series():
         for item in items:
             if item.endswith(".diff"):
-                r = subprocess.run(["git", "-C", repo, "apply", "--index",
-                                    os.path.join(GLUE, item)],
+                diff = os.path.join(GLUE, item)
+                r = subprocess.run(["git", "-C", repo, "apply", "--index", diff],
                                    text=True, capture_output=True)
                 if r.returncode:
-                    sys.exit(f"error: c-glue/{item} does not apply in series order:\n{r.stderr}")
+                    # Again with --reject, to show the hunks that do not apply.
+                    r = subprocess.run(["git", "-C", repo, "apply", "--reject", diff],
+                                       text=True, capture_output=True)
+                    rejects = subprocess.run(
+                        ["sh", "-c", "find . -name '*.rej' -exec sh -c 'echo \"--- $1\"; cat \"$1\"' _ {} \\;"],
+                        cwd=repo, text=True, capture_output=True).stdout
+                    sys.exit(f"{r.stderr}{rejects}error: c-glue/{item} does not apply to {src} "
+                             "in series order; rebase the diff on this tree (see the rejected hunks above)")
             else:
                 dst = os.path.join(repo, item)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
