@@ -7,6 +7,7 @@
 # Only files whose content changes are rewritten, so an unchanged series
 # leaves every timestamp alone and the kernel build stays incremental.
 . "$(dirname "$0")/lib.sh"
+build_lock
 
 SRC=$(source_tree)
 [ -f "$SRC/Makefile" ] || die "no kernel source at $SRC; run 'make source' first"

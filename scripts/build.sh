@@ -3,6 +3,7 @@
 # Build a kernel variant out of tree (incremental; ccache for C).
 # Usage: build.sh rust|c|debug
 . "$(dirname "$0")/lib.sh"
+build_lock
 
 variant=${1:?usage: build.sh rust|c|debug}
 O=$BUILD/$variant

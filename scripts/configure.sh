@@ -3,6 +3,7 @@
 # Configure a build directory: tinyconfig plus the fragments in kconfig/.
 # Usage: configure.sh rust|c|debug
 . "$(dirname "$0")/lib.sh"
+build_lock
 
 variant=${1:?usage: configure.sh rust|c|debug}
 case "$variant" in

@@ -49,6 +49,26 @@ step() {
 	printf '==> %s done in %ss\n' "$name" $(( $(date +%s) - t0 )) >&2
 }
 
+# build_lock: serialise everything that writes the working tree or a build
+# directory (apply, configure, build, selftests) across processes, so that
+# this 2-core machine never runs two kernel builds at once. Scripts run by
+# a holder of the lock (AUTOKILL_BUILD_LOCKED) do not take it again;
+# build_unlock releases it.
+build_lock() {
+	[ -n "${AUTOKILL_BUILD_LOCKED:-}" ] && return 0
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.build.lock"
+	if ! flock -n 9; then
+		log "waiting for another build in $CACHE to finish"
+		flock 9
+	fi
+	export AUTOKILL_BUILD_LOCKED=1
+}
+build_unlock() {
+	exec 9>&-
+	unset AUTOKILL_BUILD_LOCKED
+}
+
 # The kernel tree we work on: the user's own (KSRC) or the pristine copy.
 source_tree() {
 	if [ -n "${KSRC:-}" ]; then

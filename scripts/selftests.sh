@@ -3,6 +3,7 @@
 # Build the kernel's own pidfd selftests from the working tree, against the
 # UAPI headers of the rust build, into the cache.
 . "$(dirname "$0")/lib.sh"
+build_lock
 
 out=$CACHE/selftests/pidfd
 hdr=$BUILD/rust/usr/include
