@@ -7,9 +7,9 @@ build_lock
 
 variant=${1:?usage: configure.sh rust|c|debug}
 case "$variant" in
-rust) frags=(vm selftests kunit rust) ;;
-c) frags=(vm selftests kunit rust c) ;;
-debug) frags=(vm selftests kunit rust debug) ;;
+rust) frags=(vm selftests fault kunit rust) ;;
+c) frags=(vm selftests fault kunit rust c) ;;
+debug) frags=(vm selftests fault kunit rust debug) ;;
 *) die "unknown variant '$variant' (rust, c or debug)" ;;
 esac
 O=$BUILD/$variant
