@@ -8,9 +8,8 @@
                               line of c-glue/series
   series.py save DIR          write the commits after "base" back:
                               messages to c-glue/msg/, changes to existing
-                              files as c-glue/*.diff, added files whole to
-                              rust-module/ (kconfig/ for Kconfig files), and
-                              c-glue/series
+                              files as c-glue/*.diff, added files whole (see
+                              home()), and c-glue/series
 
 Edit the series with ordinary git (commit --amend, rebase -i) in between.
 Blob ids depend only on content, so the patches of this small repository
@@ -29,7 +28,8 @@ SERIES = os.path.join(GLUE, "series")
 HEADER = """# The series, one commit a line, in order: the commit message (msg/),
 # then what the commit changes: diffs of existing kernel files (*.diff,
 # here in c-glue/) and whole new files, named by their path in the kernel
-# tree and kept under rust-module/ or kconfig/.
+# tree and kept under rust-module/ (Rust), kconfig/ (Kconfig, .kunitconfig)
+# or c-glue/files/ (C).
 """
 
 
@@ -45,12 +45,26 @@ def read_series():
             yield msg, items
 
 
+HOMES = ("rust-module", "kconfig", "c-glue/files")
+
+
+def home(path):
+    """Where a file the series adds is kept: Kconfig files and .kunitconfig in kconfig/, new C
+    files in c-glue/files/, the Rust code in rust-module/."""
+    name = os.path.basename(path)
+    if name.startswith("Kconfig") or name == ".kunitconfig":
+        return "kconfig"
+    if name.endswith((".c", ".h")):
+        return "c-glue/files"
+    return "rust-module"
+
+
 def whole_file(path):
-    for d in ("rust-module", "kconfig"):
+    for d in HOMES:
         p = os.path.join(TOP, d, path)
         if os.path.isfile(p):
             return p
-    sys.exit(f"error: c-glue/series names {path}, in neither rust-module/ nor kconfig/")
+    sys.exit(f"error: c-glue/series names {path}, in none of {', '.join(d + '/' for d in HOMES)}")
 
 
 def touched():
@@ -131,8 +145,7 @@ def save(repo):
         items = []
         added = git(repo, "diff", "--name-only", "--diff-filter=A", f"{c}~1", c).split()
         for f in added:
-            d = "kconfig" if os.path.basename(f).startswith("Kconfig") else "rust-module"
-            dst = os.path.join(TOP, d, f)
+            dst = os.path.join(TOP, home(f), f)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             open(dst, "w").write(git(repo, "show", f"{c}:{f}"))
             items.append(f)

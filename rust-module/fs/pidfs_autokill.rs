@@ -10,47 +10,48 @@
 
 use kernel::{
     bindings,
+    fs::LocalFile,
     pid::{
         Pid,
         PidType, //
     },
     prelude::*,
     sync::rcu,
-    task::flags::{
-        PF_KTHREAD,
-        PF_USER_WORKER, //
+    task::{
+        flags::{
+            PF_KTHREAD,
+            PF_USER_WORKER, //
+        },
+        SigInfo,
+        Signal, //
     },
     uapi,
     warn_on_once, //
 };
 
-/// The file flag `clone3()` sets on an autokill pidfd (`O_TRUNC`, never otherwise set on one).
-const PIDFD_AUTOKILL: u32 = uapi::PIDFD_AUTOKILL;
-
-/// `file_operations::release` of pidfs files.
+/// Called by `pidfs_file_release()`, the `release` file operation of pidfs files.
 ///
 /// Only a file that `clone3()` created with `CLONE_PIDFD_AUTOKILL` acts, on its final `fput()`:
-/// the thread group the pidfd refers to is killed, if it still exists.
+/// the thread group the pidfd refers to is killed, if it still exists. Returns 0.
 ///
 /// # Safety
 ///
-/// Called by the VFS on the final `fput()` of a pidfs file: `inode` is the pidfs inode, whose
-/// `i_private` is the `struct pid` it pins, and `file` is the file being released. Both stay valid
-/// for the duration of the call.
+/// `inode` must be the pidfs inode of `file`, whose `i_private` is the `struct pid` it pins, and
+/// `file` the pidfs file being released. Both must stay valid for the duration of the call.
 #[export]
-pub unsafe extern "C" fn pidfs_file_release(
+pub unsafe extern "C" fn pidfs_autokill_release(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: The caller guarantees that `file` is valid. The flags of a file being released no
-    // longer change.
-    let flags = unsafe { (*file).f_flags };
-    if flags & PIDFD_AUTOKILL == 0 {
+    // SAFETY: The caller guarantees that `file` is valid for the duration of the call. The file is
+    // being released, so no `fdget_pos()` of it is active.
+    let file = unsafe { LocalFile::from_raw_file(file) };
+    if file.flags() & uapi::PIDFD_AUTOKILL == 0 {
         return 0;
     }
     // SAFETY: The caller guarantees that `inode` is a valid pidfs inode; its `i_private` is the
     // `struct pid` the inode holds a reference to until it is evicted, after this call.
-    let pid = unsafe { Pid::from_raw((*inode).i_private.cast()) };
+    let pid = unsafe { Pid::from_ptr((*inode).i_private.cast()) };
     autokill(pid);
     0
 }
@@ -59,7 +60,7 @@ pub unsafe extern "C" fn pidfs_file_release(
 #[cold]
 fn autokill(pid: &Pid) {
     let guard = rcu::read_lock();
-    let Some(task) = pid.task(PidType::Tgid, &guard) else {
+    let Some(task) = pid.pid_task_with_guard(PidType::Tgid, &guard) else {
         // Already exited and reaped.
         return;
     };
@@ -69,5 +70,5 @@ fn autokill(pid: &Pid) {
         return;
     }
     // Like the C implementation, ignore `ESRCH`: a thread group that is exiting dies anyway.
-    let _ = task.kill_thread_group();
+    let _ = task.do_send_sig_info(Signal::Kill, SigInfo::Priv, PidType::Tgid);
 }

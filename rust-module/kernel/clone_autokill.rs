@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `clone3()` validation of `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`.
+//! The `clone3()` checks of `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`.
 //!
-//! `copy_process()` calls [`clone_autokill_flags_check`] at the place where the C rules stood;
-//! the rules themselves are pure logic in [`rules`], shared with the host tests.
+//! `copy_process()` calls [`clone_autokill_flags_check`]; the rules themselves are pure logic in
+//! `clone_autokill/rules.rs`, which a host test also compiles, to compare them with the C
+//! implementation in `kernel/fork.c` exhaustively.
 //!
-//! C header: [`include/linux/pidfs.h`](srctree/include/linux/pidfs.h).
+//! C header: [`include/linux/sched/task.h`](srctree/include/linux/sched/task.h).
 
 use kernel::{
     bindings,
     capability::{
-        self,
+        ns_capable,
         Capability, //
     },
     prelude::*, //
@@ -22,14 +23,22 @@ mod rules;
 use rules::Refusal;
 
 // The rules use their own copy of the flag values; they must be the UAPI ones.
-const _: () = {
-    assert!(rules::CLONE_THREAD == bindings::CLONE_THREAD as u64);
-    assert!(rules::CLONE_PARENT == bindings::CLONE_PARENT as u64);
-    assert!(rules::CLONE_PIDFD == bindings::CLONE_PIDFD as u64);
-    assert!(rules::CLONE_AUTOREAP == bindings::CLONE_AUTOREAP);
-    assert!(rules::CLONE_NNP == bindings::CLONE_NNP);
-    assert!(rules::CLONE_PIDFD_AUTOKILL == bindings::CLONE_PIDFD_AUTOKILL);
-};
+static_assert!(rules::CLONE_THREAD == bindings::CLONE_THREAD as u64);
+static_assert!(rules::CLONE_PARENT == bindings::CLONE_PARENT as u64);
+static_assert!(rules::CLONE_PIDFD == bindings::CLONE_PIDFD as u64);
+static_assert!(rules::CLONE_AUTOREAP == bindings::CLONE_AUTOREAP);
+static_assert!(rules::CLONE_NNP == bindings::CLONE_NNP);
+static_assert!(rules::CLONE_PIDFD_AUTOKILL == bindings::CLONE_PIDFD_AUTOKILL);
+
+impl From<Refusal> for Error {
+    #[inline]
+    fn from(refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::Invalid => EINVAL,
+            Refusal::NotPermitted => EPERM,
+        }
+    }
+}
 
 /// Checks the `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL` rules for a `clone3()` by
 /// the current task; returns 0, `-EINVAL` or `-EPERM`.
@@ -53,12 +62,160 @@ pub unsafe extern "C" fn clone_autokill_flags_check(clone_flags: u64, exit_signa
         clone_flags,
         exit_signal,
         || current!().is_autoreap(),
-        || capability::current_ns_capable(Capability::SYS_ADMIN),
+        || ns_capable(current!().user_ns(), Capability::SysAdmin),
     );
-    // Negated constants rather than `Error::to_errno()`, which is an out-of-line call.
     match result {
         Ok(()) => 0,
-        Err(Refusal::Invalid) => -(bindings::EINVAL as c_int),
-        Err(Refusal::NotPermitted) => -(bindings::EPERM as c_int),
+        Err(refusal) => Error::from(refusal).to_errno(),
+    }
+}
+
+#[cfg(CONFIG_PIDFD_AUTOKILL_RUST_KUNIT_TEST)]
+#[kunit_tests(clone_autokill)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+    use rules::*;
+
+    const AUTOKILL: u64 = CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL;
+    const SIGCHLD: i32 = bindings::SIGCHLD as i32;
+
+    /// What a call of the rules decided, and how often it asked each of its two questions.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Outcome {
+        result: Result<(), Refusal>,
+        asked_autoreap: u32,
+        asked_capable: u32,
+    }
+
+    fn run(flags: u64, exit_signal: i32, autoreap: bool, capable: bool) -> Outcome {
+        let asked_autoreap = Cell::new(0);
+        let asked_capable = Cell::new(0);
+        let result = check(
+            flags,
+            exit_signal,
+            || {
+                asked_autoreap.set(asked_autoreap.get() + 1);
+                autoreap
+            },
+            || {
+                asked_capable.set(asked_capable.get() + 1);
+                capable
+            },
+        );
+        Outcome {
+            result,
+            asked_autoreap: asked_autoreap.get(),
+            asked_capable: asked_capable.get(),
+        }
+    }
+
+    /// The expected outcome: the result, and whether each question was asked (once).
+    fn outcome(result: Result<(), Refusal>, asked_autoreap: bool, asked_capable: bool) -> Outcome {
+        Outcome {
+            result,
+            asked_autoreap: asked_autoreap.into(),
+            asked_capable: asked_capable.into(),
+        }
+    }
+
+    const OK: Result<(), Refusal> = Ok(());
+    const INVAL: Result<(), Refusal> = Err(Refusal::Invalid);
+    const PERM: Result<(), Refusal> = Err(Refusal::NotPermitted);
+
+    #[test]
+    fn ordinary_forks_ask_nothing() {
+        for flags in [
+            0,
+            CLONE_THREAD,
+            CLONE_PIDFD,
+            CLONE_PIDFD | CLONE_THREAD,
+            1 << 37,
+        ] {
+            for exit_signal in [0, SIGCHLD] {
+                assert_eq!(
+                    run(flags, exit_signal, true, false),
+                    outcome(OK, false, false)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn autoreap_rules() {
+        assert_eq!(
+            run(CLONE_AUTOREAP, 0, false, false),
+            outcome(OK, false, false)
+        );
+        assert_eq!(
+            run(CLONE_AUTOREAP, SIGCHLD, false, false),
+            outcome(INVAL, false, false)
+        );
+        let thread = CLONE_AUTOREAP | CLONE_THREAD;
+        assert_eq!(run(thread, 0, false, false), outcome(INVAL, false, false));
+        // With `CLONE_PARENT` the first rule decides before the caller's autoreap bit is read.
+        let parent = CLONE_AUTOREAP | CLONE_PARENT;
+        assert_eq!(run(parent, 0, false, false), outcome(INVAL, false, false));
+    }
+
+    #[test]
+    fn parent_of_an_autoreap_caller() {
+        assert_eq!(
+            run(CLONE_PARENT, 0, true, true),
+            outcome(INVAL, true, false)
+        );
+        assert_eq!(run(CLONE_PARENT, 0, false, true), outcome(OK, true, false));
+    }
+
+    #[test]
+    fn nnp_rules() {
+        assert_eq!(
+            run(CLONE_NNP, SIGCHLD, false, false),
+            outcome(OK, false, false)
+        );
+        let thread = CLONE_NNP | CLONE_THREAD;
+        assert_eq!(run(thread, 0, false, false), outcome(INVAL, false, false));
+    }
+
+    #[test]
+    fn autokill_rules() {
+        // Unprivileged with `CLONE_NNP`: allowed, and the capability is not consulted.
+        let nnp = AUTOKILL | CLONE_NNP;
+        assert_eq!(run(nnp, 0, false, false), outcome(OK, false, false));
+        // Without `CLONE_NNP` the capability decides.
+        assert_eq!(run(AUTOKILL, 0, false, false), outcome(PERM, false, true));
+        assert_eq!(run(AUTOKILL, 0, false, true), outcome(OK, false, true));
+        // `EINVAL` wins over `EPERM`.
+        for flags in [
+            AUTOKILL & !CLONE_PIDFD,
+            AUTOKILL & !CLONE_AUTOREAP,
+            AUTOKILL | CLONE_THREAD,
+            AUTOKILL | CLONE_PARENT,
+        ] {
+            let got = run(flags, 0, false, false);
+            assert_eq!(got.result, INVAL);
+            assert_eq!(got.asked_capable, 0);
+        }
+        assert_eq!(
+            run(AUTOKILL, SIGCHLD, false, false),
+            outcome(INVAL, false, false)
+        );
+    }
+
+    #[test]
+    fn exported_function_in_a_kthread() {
+        // KUnit runs the test in a kernel thread: not autoreap, and capable.
+        let check = |flags, exit_signal| {
+            // SAFETY: Always safe to call.
+            unsafe { clone_autokill_flags_check(flags, exit_signal) }
+        };
+        let einval = EINVAL.to_errno();
+        assert_eq!(check(0, SIGCHLD as c_int), 0);
+        assert_eq!(check(AUTOKILL, 0), 0);
+        assert_eq!(check(AUTOKILL | CLONE_NNP, 0), 0);
+        assert_eq!(check(CLONE_PARENT, 0), 0);
+        assert_eq!(check(AUTOKILL, SIGCHLD as c_int), einval);
+        assert_eq!(check(CLONE_NNP | CLONE_THREAD, 0), einval);
+        assert_eq!(check(CLONE_PIDFD_AUTOKILL, 0), einval);
     }
 }

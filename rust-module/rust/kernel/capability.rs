@@ -4,54 +4,69 @@
 //!
 //! C header: [`include/linux/capability.h`](srctree/include/linux/capability.h).
 
-use crate::{bindings, prelude::*};
+use crate::{
+    bindings,
+    user_namespace::UserNamespace, //
+};
 
 /// A POSIX capability, one of the `CAP_*` values of
 /// [`include/uapi/linux/capability.h`](srctree/include/uapi/linux/capability.h).
 ///
-/// # Invariants
-///
-/// The value is a valid capability number (at most `CAP_LAST_CAP`).
+/// Variants are added as users appear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Capability(c_int);
+#[repr(u32)]
+pub enum Capability {
+    /// `CAP_SYS_ADMIN`: a broad range of system administration operations.
+    #[doc(alias = "CAP_SYS_ADMIN")]
+    SysAdmin = bindings::CAP_SYS_ADMIN,
+}
 
 impl Capability {
-    /// `CAP_SYS_ADMIN`: a broad range of system administration operations.
-    pub const SYS_ADMIN: Self = Self(bindings::CAP_SYS_ADMIN as c_int);
-    /// `CAP_KILL`: bypass permission checks for sending signals.
-    pub const KILL: Self = Self(bindings::CAP_KILL as c_int);
-    /// `CAP_SYS_PTRACE`: trace arbitrary processes.
-    pub const SYS_PTRACE: Self = Self(bindings::CAP_SYS_PTRACE as c_int);
-
     /// Returns the C capability number.
     #[inline]
-    pub const fn as_raw(self) -> c_int {
-        self.0
+    pub const fn as_raw(self) -> crate::ffi::c_int {
+        self as crate::ffi::c_int
     }
 }
 
-/// Returns whether the current task has `cap` in the user namespace of its credentials.
+/// Returns whether the current task has the capability `cap` in the user namespace `ns`.
 ///
-/// This is `ns_capable(current_user_ns(), cap)`: like the C function, a successful check marks
-/// the task as having used superuser privileges (`PF_SUPERPRIV`) and may be audited, so call it
-/// only when the answer decides the outcome.
+/// Like the C function, a successful check marks the task as having used superuser privileges
+/// (`PF_SUPERPRIV`) and may be audited, so ask only when the answer decides the outcome.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::capability::{self, Capability};
+/// use kernel::capability::{ns_capable, Capability};
 ///
 /// fn reconfigure() -> Result {
-///     if !capability::current_ns_capable(Capability::SYS_ADMIN) {
+///     if !ns_capable(current!().user_ns(), Capability::SysAdmin) {
 ///         return Err(EPERM);
 ///     }
 ///     Ok(())
 /// }
+///
+/// // KUnit runs the examples in kernel threads, which have every capability.
+/// assert!(reconfigure().is_ok());
 /// ```
 #[inline]
-#[doc(alias = "ns_capable")]
-pub fn current_ns_capable(cap: Capability) -> bool {
-    // SAFETY: `current_user_ns()` returns the user namespace of the current task's credentials,
-    // which is valid while the task runs; `cap` is a valid capability by the type invariants.
-    unsafe { bindings::ns_capable(bindings::current_user_ns(), cap.as_raw()) }
+pub fn ns_capable(ns: &UserNamespace, cap: Capability) -> bool {
+    // SAFETY: `ns` is a valid user namespace by the type invariants of `UserNamespace`, and `cap`
+    // is a valid capability number.
+    unsafe { bindings::ns_capable(ns.as_ptr(), cap.as_raw()) }
+}
+
+#[cfg(CONFIG_RUST_CAPABILITY_KUNIT_TEST)]
+#[macros::kunit_tests(rust_kernel_capability)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kthread_is_capable_in_its_namespace() {
+        // Kernel threads run with the full capabilities of the initial user namespace.
+        assert!(ns_capable(
+            crate::current!().user_ns(),
+            Capability::SysAdmin
+        ));
+    }
 }

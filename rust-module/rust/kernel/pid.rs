@@ -2,30 +2,41 @@
 
 //! Process identifiers (`struct pid`).
 //!
-//! A `struct pid` names a task, a thread group, a process group or a session, and outlives the
-//! tasks it names; pidfds refer to one. Not to be confused with [`crate::task::Pid`], the numeric
-//! `pid_t`.
+//! A `struct pid` is the kernel's internal notion of a process identifier. It names a task, a
+//! thread group, a process group or a session, and it outlives the tasks it names: a reference
+//! to it, such as the one a pidfd holds, never ends up naming another process after the number
+//! was recycled.
+//!
+//! [`Pid`] wraps `struct pid`. It is not the numeric process identifier, `pid_t`, which is
+//! [`task::Pid`]; code that uses both can refer to this one as `pid::Pid`.
 //!
 //! C header: [`include/linux/pid.h`](srctree/include/linux/pid.h).
 
 use crate::{
     bindings,
-    sync::rcu,
-    task::Task,
+    sync::{
+        aref::AlwaysRefCounted,
+        rcu, //
+    },
+    task::{
+        self,
+        Task, //
+    },
     types::Opaque, //
 };
+use core::ptr;
 
-/// The kinds of task sets a [`Pid`] can name.
+/// The kinds of task sets a [`Pid`] can name (`enum pid_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum PidType {
-    /// A single task (thread).
+    /// A single task (thread): `PIDTYPE_PID`.
     Pid = bindings::pid_type_PIDTYPE_PID,
-    /// A thread group (process).
+    /// A thread group (process): `PIDTYPE_TGID`.
     Tgid = bindings::pid_type_PIDTYPE_TGID,
-    /// A process group.
+    /// A process group: `PIDTYPE_PGID`.
     Pgid = bindings::pid_type_PIDTYPE_PGID,
-    /// A session.
+    /// A session: `PIDTYPE_SID`.
     Sid = bindings::pid_type_PIDTYPE_SID,
 }
 
@@ -41,9 +52,10 @@ impl PidType {
 ///
 /// # Invariants
 ///
-/// Instances are valid `struct pid` objects created by the C portion of the kernel; a shared
-/// reference `&'a Pid` implies that the `struct pid` stays allocated for `'a` (someone holds a
-/// reference to it, or it is only used under the RCU read lock that delays its freeing).
+/// Instances are valid `struct pid` objects with a nonzero reference count. A shared reference
+/// `&'a Pid` implies that the `struct pid` stays valid for `'a`: its owner holds a reference,
+/// or, for a pid found in a pid namespace under the RCU read lock, the lock delays the release
+/// of the namespace's reference.
 #[repr(transparent)]
 pub struct Pid(Opaque<bindings::pid>);
 
@@ -52,11 +64,11 @@ impl Pid {
     ///
     /// # Safety
     ///
-    /// The caller must ensure that `ptr` points at a valid `struct pid` and that it stays
-    /// allocated for the duration of `'a` (for example because the caller holds a reference to
-    /// it, as the inode of a pidfd does).
+    /// The caller must ensure that `ptr` points at a valid `struct pid` with a nonzero reference
+    /// count and that it stays valid for the lifetime `'a`, for example because the caller holds
+    /// a reference to it, as the inode of a pidfd does.
     #[inline]
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::pid) -> &'a Pid {
+    pub unsafe fn from_ptr<'a>(ptr: *const bindings::pid) -> &'a Self {
         // SAFETY: The safety requirements guarantee the validity of the dereference, while the
         // `Pid` type being transparent makes the cast ok.
         unsafe { &*ptr.cast() }
@@ -68,40 +80,146 @@ impl Pid {
         self.0.get()
     }
 
-    /// Returns the first task of the given type that this pid is attached to, if any.
+    /// Looks up the `struct pid` of the number `nr` in the current task's pid namespace.
     ///
-    /// For [`PidType::Tgid`] this is the thread group leader of the process, even after it
-    /// exited while other threads still run. The task is only borrowed for as long as the RCU
-    /// read lock is held, which keeps it from being freed.
+    /// Returns `None` if `nr` names nothing there. The returned reference is only valid for the
+    /// RCU read-side critical section `rcu_guard` stands for; take a reference with
+    /// [`ARef::from`](crate::sync::aref::ARef) to keep the pid beyond it.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::{pid::{Pid, PidType}, sync::rcu};
+    /// use kernel::{pid::Pid, sync::rcu};
+    ///
+    /// let guard = rcu::read_lock();
+    /// let pid = Pid::find_vpid_with_guard(current!().tgid(), &guard);
+    /// assert!(pid.is_some());
+    /// // No task is ever given the number 0.
+    /// assert!(Pid::find_vpid_with_guard(0, &guard).is_none());
+    /// ```
+    #[inline]
+    #[doc(alias = "find_vpid")]
+    pub fn find_vpid_with_guard<'a>(nr: task::Pid, rcu_guard: &'a rcu::Guard) -> Option<&'a Self> {
+        let _ = rcu_guard;
+        // SAFETY: The RCU read lock is held, as `find_vpid()` requires, by the invariants of
+        // `rcu::Guard`.
+        let ptr = unsafe { bindings::find_vpid(nr) };
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: A pid attached to a pid namespace holds a reference from that namespace, which
+        // is dropped only after an RCU grace period, so it stays valid while `rcu_guard` is
+        // alive, which `'a` ensures.
+        Some(unsafe { Self::from_ptr(ptr) })
+    }
+
+    /// Returns the first task of type `pid_type` attached to this pid, if any.
+    ///
+    /// For [`PidType::Tgid`] this is the thread group leader, also after it exited while other
+    /// threads of the process still run. The task is only borrowed for the RCU read-side
+    /// critical section `rcu_guard` stands for, which keeps it from being freed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{
+    ///     pid::{Pid, PidType},
+    ///     sync::rcu,
+    /// };
     ///
     /// fn is_alive(pid: &Pid) -> bool {
-    ///     pid.task(PidType::Tgid, &rcu::read_lock()).is_some()
+    ///     pid.pid_task_with_guard(PidType::Tgid, &rcu::read_lock()).is_some()
     /// }
+    ///
+    /// let guard = rcu::read_lock();
+    /// let me = current!();
+    /// let pid = Pid::find_vpid_with_guard(me.pid(), &guard).unwrap();
+    /// assert!(is_alive(pid));
+    /// assert!(pid.pid_task_with_guard(PidType::Pid, &guard).is_some_and(|t| t == &**me));
     /// ```
     #[inline]
     #[doc(alias = "pid_task")]
-    pub fn task<'a>(&'a self, pid_type: PidType, _rcu: &'a rcu::Guard) -> Option<&'a Task> {
+    pub fn pid_task_with_guard<'a>(
+        &'a self,
+        pid_type: PidType,
+        rcu_guard: &'a rcu::Guard,
+    ) -> Option<&'a Task> {
+        let _ = rcu_guard;
         // SAFETY: `self.as_ptr()` is a valid `struct pid` by the type invariants, and the RCU read
-        // lock is held as `pid_task()` requires, by the invariants of `rcu::Guard`.
+        // lock is held, as `pid_task()` requires, by the invariants of `rcu::Guard`.
         let task = unsafe { bindings::pid_task(self.as_ptr(), pid_type.as_raw()) };
         if task.is_null() {
             return None;
         }
-        // SAFETY: `pid_task()` returned a task that is attached to this pid; task structs are
-        // freed only after an RCU grace period, so the task stays valid while the guard that
-        // `'a` borrows is alive. `Task` is `repr(transparent)` over `task_struct`.
+        // SAFETY: `pid_task()` returned a task attached to this pid. Tasks are freed only after
+        // an RCU grace period, so it stays valid while `rcu_guard` is alive, which `'a` ensures.
+        // `Task` is `repr(transparent)` over `task_struct`.
         Some(unsafe { &*task.cast::<Task>() })
     }
 }
 
-// SAFETY: A `struct pid` may be used from any thread; the fields `Pid` reads are either immutable
-// or protected by RCU.
+// SAFETY: The type invariants guarantee that `Pid` is always refcounted.
+unsafe impl AlwaysRefCounted for Pid {
+    #[inline]
+    fn inc_ref(&self) {
+        // SAFETY: The existence of a shared reference means that the refcount is nonzero.
+        unsafe { bindings::get_pid(self.as_ptr()) };
+    }
+
+    #[inline]
+    unsafe fn dec_ref(obj: ptr::NonNull<Pid>) {
+        // SAFETY: The safety requirements guarantee that the refcount is nonzero.
+        unsafe { bindings::put_pid(obj.cast().as_ptr()) }
+    }
+}
+
+// SAFETY: `put_pid()` may be called from any thread, so ownership of a reference may move between
+// threads.
 unsafe impl Send for Pid {}
 
-// SAFETY: Shared references only allow RCU-protected lookups, which are safe from any thread.
+// SAFETY: Shared references only give access to immutable fields and to lookups under the RCU read
+// lock, which are safe from any thread.
 unsafe impl Sync for Pid {}
+
+#[cfg(CONFIG_RUST_PID_KUNIT_TEST)]
+#[macros::kunit_tests(rust_kernel_pid)]
+mod tests {
+    use super::*;
+    use crate::sync::aref::ARef;
+
+    #[test]
+    fn find_vpid_finds_own_thread_group() {
+        let me = crate::current!();
+        let guard = rcu::read_lock();
+        let pid = Pid::find_vpid_with_guard(me.tgid(), &guard);
+        assert!(pid.is_some());
+        let pid = pid.unwrap();
+        let leader = pid.pid_task_with_guard(PidType::Tgid, &guard);
+        assert!(leader.is_some_and(|leader| leader == me.group_leader()));
+        let thread = pid.pid_task_with_guard(PidType::Pid, &guard);
+        assert!(thread.is_some_and(|thread| thread.pid() == me.tgid()));
+    }
+
+    #[test]
+    fn find_vpid_of_unused_numbers() {
+        let guard = rcu::read_lock();
+        assert!(Pid::find_vpid_with_guard(0, &guard).is_none());
+        assert!(Pid::find_vpid_with_guard(-1, &guard).is_none());
+    }
+
+    #[test]
+    fn reference_outlives_the_rcu_guard() {
+        let me = crate::current!();
+        let pid: ARef<Pid> = {
+            let guard = rcu::read_lock();
+            let pid = Pid::find_vpid_with_guard(me.pid(), &guard);
+            assert!(pid.is_some());
+            pid.unwrap().into()
+        };
+        let extra = pid.clone();
+        drop(pid);
+        let guard = rcu::read_lock();
+        let task = extra.pid_task_with_guard(PidType::Pid, &guard);
+        assert!(task.is_some_and(|task| task == &**me));
+    }
+}
