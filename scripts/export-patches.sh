@@ -25,17 +25,23 @@ done <"$WORK/.autokill-files"
 
 rm -rf "$out"
 mkdir -p "$out"
-git -C "$repo" format-patch -q -o "$out" base..HEAD
+git -C "$repo" format-patch -q --cover-letter -o "$out" base..HEAD
+python3 "$TOP/scripts/cover-letter.py" "$TOP/c-glue/cover-letter.txt" "$out/0000-cover-letter.patch" \
+	"$CACHE" || die "writing the cover letter failed"
 ls "$out"/*.patch
+patches=()
+for p in "$out"/*.patch; do
+	[ "$p" = "$out/0000-cover-letter.patch" ] || patches+=("$p")
+done
 
 # The patches must apply with `git am` onto the pristine files and give
 # the same tree.
 head=$(git -C "$repo" rev-parse HEAD)
 git -C "$repo" checkout -q --detach base
-git -C "$repo" am -q "$out"/*.patch || die "the exported patches do not apply with git am"
+git -C "$repo" am -q "${patches[@]}" || die "the exported patches do not apply with git am"
 git -C "$repo" diff --quiet "$head" HEAD || die "git am of the exported patches gives a different tree"
-log "git am: the $(ls "$out"/*.patch | wc -l) patches apply to the pristine tree"
+log "git am: the ${#patches[@]} patches apply to the pristine tree"
 log "checkpatch.pl --strict"
-(cd "$SRC" && perl scripts/checkpatch.pl --strict -q "$out"/*.patch) ||
+(cd "$SRC" && perl scripts/checkpatch.pl --strict -q "${patches[@]}") ||
 	die "checkpatch.pl found problems (above)"
-log "series exported to $out; apply with: git am $out/*.patch"
+log "series exported to $out (cover letter: 0000-cover-letter.patch); apply with: git am $(ls $out/*.patch | grep -v cover-letter)"

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Fill the cover letter `git format-patch --cover-letter` wrote.
+
+  cover-letter.py TEMPLATE COVER CACHE
+
+TEMPLATE (c-glue/cover-letter.txt) is the subject line, a blank line and
+the body, with three placeholders filled from the project's last runs in
+CACHE: @STATIC@ and @BENCH@ from the newest `make bench` (bench/*/), and
+@TESTS@ from the last `make test` (results/). A run that is missing says
+so in the letter instead of a number.
+"""
+
+import glob
+import os
+import sys
+
+
+def newest(pattern):
+    paths = sorted(glob.glob(pattern), key=os.path.getmtime)
+    return paths[-1] if paths else None
+
+
+def indent(text):
+    return "\n".join(("    " + line).rstrip() for line in text.rstrip().splitlines())
+
+
+def section(path, what, how):
+    if path is None:
+        return f"({what}: no run recorded yet; `{how}` makes one.)"
+    return indent(open(path).read())
+
+
+def main(template, cover, cache):
+    subject, body = open(template).read().split("\n\n", 1)
+    bench = newest(os.path.join(cache, "bench", "*", "summary.txt"))
+    static = newest(os.path.join(cache, "bench", "*", "static.txt"))
+    tests = os.path.join(cache, "results", "table.txt")
+    body = (body.replace("@STATIC@", section(static, "static comparison", "make bench"))
+            .replace("@BENCH@", section(bench, "benchmark", "make bench"))
+            .replace("@TESTS@", section(tests if os.path.exists(tests) else None,
+                                        "test results", "make test")))
+    text = open(cover).read()
+    for placeholder in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
+        if placeholder not in text:
+            sys.exit(f"error: {cover} has no '{placeholder}'")
+    text = text.replace("*** SUBJECT HERE ***", subject.strip())
+    text = text.replace("*** BLURB HERE ***", body.rstrip())
+    open(cover, "w").write(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
