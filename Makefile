@@ -7,7 +7,7 @@ CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-aut
 export AUTOKILL_CACHE := $(CACHE)
 export KSRC
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test bench patches clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test bench patches series-build clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
@@ -24,7 +24,8 @@ help:
 	@echo "  make vm CMD='...' [VARIANT=c|debug]  run a command in the VM"
 	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
-	@echo "  make patches    export the series as git format-patch files"
+	@echo "  make patches    export the series as git format-patch files, with a cover letter"
+	@echo "  make series-build  build the kernel at every commit of the series, in order"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
 	@echo "Cache: $(CACHE) (safe to delete; AUTOKILL_CACHE=... moves it)"
@@ -69,6 +70,9 @@ bench: apply
 
 patches: apply
 	@$(S)/export-patches.sh
+
+series-build: source
+	@$(S)/build-series.sh
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work"

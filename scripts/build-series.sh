@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the kernel at every commit of the series, in order, as a bisect
+# would: the Rust configuration (CLIPPY=1, CONFIG_WERROR), incrementally
+# in a tree and build directory of its own ($CACHE/work/series-linux,
+# $CACHE/build/series). Options that a commit does not know yet (the
+# Kconfig entry comes with patch 7) are dropped by olddefconfig.
+# Prints one line per commit and fails if any commit does not build.
+. "$(dirname "$0")/lib.sh"
+build_lock
+
+SRC=$(source_tree)
+tree=$CACHE/work/series-linux
+repo=$CACHE/work/series-repo
+O=$BUILD/series
+mkdir -p "$LOGS" "$O"
+export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+
+if [ "$(cat "$tree/.autokill-source" 2>/dev/null)" != "$SRC" ]; then
+	rm -rf "$tree"
+	step "copy $SRC to $tree" rsync -a --exclude=.git "$SRC/" "$tree/"
+	echo "$SRC" >"$tree/.autokill-source"
+fi
+python3 "$TOP/scripts/series.py" checkout "$SRC" "$repo" >&2
+files=$(git -C "$repo" log --format= --name-only base..HEAD | sort -u)
+
+frags=()
+for f in vm selftests fault kunit rust; do frags+=("$TOP/kconfig/$f.config"); done
+failed=0
+for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
+	git -C "$repo" checkout -q "$c"
+	# The tree at this commit: the series' files as the commit has them,
+	# the others pristine (or absent).
+	for f in $files; do
+		if [ -f "$repo/$f" ]; then
+			cmp -s "$repo/$f" "$tree/$f" || { mkdir -p "$(dirname "$tree/$f")"; cp "$repo/$f" "$tree/$f"; }
+		elif [ -f "$SRC/$f" ]; then
+			cmp -s "$SRC/$f" "$tree/$f" || cp "$SRC/$f" "$tree/$f"
+		else
+			rm -f "$tree/$f"
+		fi
+	done
+	subject=$(git -C "$repo" log -1 --format=%s "$c")
+	log=$LOGS/build-series-$(git -C "$repo" rev-list --count base.."$c").log
+	t0=$(date +%s)
+	if make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" tinyconfig >"$log" 2>&1 &&
+		(cd "$O" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$O" "$O/.config" "${frags[@]}") >>"$log" 2>&1 &&
+		make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$log" 2>&1 &&
+		make -C "$tree" O="$O" "${KMAKE_ARGS[@]}" CC="ccache clang-19" -j"$(nproc)" bzImage >>"$log" 2>&1; then
+		printf 'ok     %4ss  %s\n' $(($(date +%s) - t0)) "$subject"
+	else
+		printf 'FAILED %4ss  %s (log: %s)\n' $(($(date +%s) - t0)) "$subject" "$log"
+		tail -20 "$log" >&2
+		failed=1
+	fi
+done
+exit "$failed"
