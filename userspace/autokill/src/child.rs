@@ -7,17 +7,10 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::raw::c_int;
 use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use std::process::{ExitStatus, Output};
 use std::time::Duration;
 
 use crate::sys;
-
-/// How long [`Child::wait`] waits, once the pidfd polls readable, for the exit status to be
-/// published: a child that is reaped automatically has exited some instants before the kernel
-/// stores its status for `PIDFD_INFO_EXIT`.
-const EXIT_INFO_RETRIES: u32 = 10_000;
-/// The pause between two attempts.
-const EXIT_INFO_PAUSE: Duration = Duration::from_millis(1);
 
 /// A child process spawned by [`Command::spawn`](crate::Command::spawn), owning its autokill
 /// pidfd.
@@ -27,7 +20,8 @@ const EXIT_INFO_PAUSE: Duration = Duration::from_millis(1);
 /// Dropping the `Child` closes the pidfd. When the last reference to that open file goes away,
 /// the kernel sends the child `SIGKILL`: on drop, and just as well when this process exits or is
 /// killed, however it dies. Dropping does not wait for the child; it is reaped automatically
-/// (`CLONE_AUTOREAP`) and never becomes a zombie.
+/// (`CLONE_AUTOREAP`) and never becomes a zombie. Hence `#[must_use]`: a `Child` that is not
+/// kept is killed at once.
 ///
 /// The reference is to the open file, not to the descriptor: duplicates made with `dup()`,
 /// passed to another process (`SCM_RIGHTS`), or inherited by a `fork()` that has not executed a
@@ -46,11 +40,29 @@ const EXIT_INFO_PAUSE: Duration = Duration::from_millis(1);
 ///
 /// # Waiting
 ///
-/// `waitpid()` cannot be used: the child sends no exit signal and is reaped by the kernel. The
-/// pidfd polls readable (`POLLIN`) when the child has exited ([`AsFd`] gives it, e.g. for an event
-/// loop); [`try_wait`](Child::try_wait) and [`wait`](Child::wait) then read the exit status
-/// with `ioctl(PIDFD_GET_INFO)` and `PIDFD_INFO_EXIT`.
+/// `waitpid()` cannot be used: the child sends no exit signal and is reaped by the kernel.
+/// [`wait`](Child::wait) and [`wait_timeout`](Child::wait_timeout) poll the pidfd until the
+/// kernel has reaped the child (`POLLHUP`), at which point its exit status is stored, and read
+/// it with `ioctl(PIDFD_GET_INFO)` and `PIDFD_INFO_EXIT`: one `poll()` and one `ioctl()`, no
+/// retry loop (see [`sys`](crate::sys#waiting-for-a-process-through-a-pidfd) for why that
+/// suffices). For an event loop, [`AsFd`] gives the pidfd: poll it with no events, or for
+/// `POLLIN` and then call [`try_wait`](Child::try_wait) until it returns the status.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use autokill::Command;
+///
+/// let mut child = Command::new("sleep").arg("1000").spawn()?;
+/// if child.wait_timeout(Duration::from_secs(1))?.is_none() {
+///     child.kill()?;
+/// }
+/// println!("{}", child.wait()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
+#[must_use = "dropping a Child kills the process at once; keep it, or wait() for it"]
 pub struct Child {
     pid: libc::pid_t,
     pidfd: OwnedFd,
@@ -82,54 +94,140 @@ impl Child {
         }
     }
 
-    /// The child's process id (in the caller's pid namespace).
+    /// The parts, for the `tokio` wrapper.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        libc::pid_t,
+        OwnedFd,
+        Option<ChildStdin>,
+        Option<ChildStdout>,
+        Option<ChildStderr>,
+    ) {
+        (self.pid, self.pidfd, self.stdin, self.stdout, self.stderr)
+    }
+
+    /// The child's process id in the caller's pid namespace, like
+    /// [`std::process::Child::id`].
     ///
     /// Once the child has exited the id may be reused by another process; the pidfd
-    /// ([`AsFd`]) always refers to this child.
-    pub fn pid(&self) -> u32 {
+    /// ([`AsFd`]) always refers to this child. With [`kill_tree`](crate::Command::kill_tree)
+    /// the child sees itself as pid 1.
+    #[must_use]
+    pub fn id(&self) -> u32 {
         // A pid from `clone3()` is positive.
         self.pid as u32
     }
 
-    /// The exit status if the child has exited, without blocking.
+    /// The exit status if the child has exited and been reaped, without blocking.
     ///
     /// Returns `Ok(None)` while the child runs, including the instant between its exit and the
-    /// kernel publishing its status.
+    /// kernel storing its status.
+    ///
+    /// # Errors
+    ///
+    /// Those of `ioctl(PIDFD_GET_INFO)` other than `ESRCH` (`ENOTTY` on a kernel without it).
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if self.status.is_some() {
-            return Ok(self.status);
+        if self.status.is_none() {
+            self.status = sys::pidfd_exit_status(self.pidfd.as_fd())?.map(ExitStatus::from_raw);
         }
-        if !poll_readable(self.pidfd.as_fd(), 0)? {
-            return Ok(None);
-        }
-        self.exit_status()
+        Ok(self.status)
     }
 
     /// Waits for the child to exit and returns its exit status.
     ///
     /// Closes [`Child::stdin`] first, so that a child reading its input to the end can finish.
-    /// Returns the same status again when called after the child exited.
+    /// Returns the same status again when called after the child exited. With
+    /// [`kill_tree`](crate::Command::kill_tree) it returns once every process of the tree is
+    /// gone.
+    ///
+    /// # Errors
+    ///
+    /// Those of `poll()` and `ioctl(PIDFD_GET_INFO)`.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
-        drop(self.stdin.take());
-        if let Some(status) = self.status {
-            return Ok(status);
-        }
-        poll_readable(self.pidfd.as_fd(), -1)?;
-        for _ in 0..EXIT_INFO_RETRIES {
-            if let Some(status) = self.exit_status()? {
-                return Ok(status);
-            }
-            std::thread::sleep(EXIT_INFO_PAUSE);
-        }
-        Err(io::Error::other(
-            "the child exited but the kernel did not publish its exit status (PIDFD_INFO_EXIT)",
-        ))
+        self.wait_for(None)?
+            .ok_or_else(|| io::Error::other("poll() without a timeout returned nothing"))
     }
 
-    /// Kills the child with `SIGKILL` (`pidfd_send_signal()`).
+    /// Waits up to `timeout` for the child to exit; its exit status, or `None` if it still
+    /// runs. Like [`wait`](Child::wait), closes [`Child::stdin`] first.
+    ///
+    /// # Errors
+    ///
+    /// Those of `poll()` and `ioctl(PIDFD_GET_INFO)`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use autokill::Command;
+    ///
+    /// let mut child = Command::new("sleep").arg("10").spawn()?;
+    /// assert_eq!(child.wait_timeout(Duration::from_millis(100))?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        self.wait_for(Some(timeout))
+    }
+
+    fn wait_for(&mut self, timeout: Option<Duration>) -> io::Result<Option<ExitStatus>> {
+        drop(self.stdin.take());
+        if self.status.is_some() {
+            return Ok(self.status);
+        }
+        if !sys::pidfd_wait_reaped(self.pidfd.as_fd(), timeout)? {
+            return Ok(None);
+        }
+        match self.try_wait()? {
+            Some(status) => Ok(Some(status)),
+            // pidfs_exit() stores the status before the reaping that POLLHUP reports.
+            None => Err(io::Error::other(
+                "the child was reaped but the kernel has no exit status for it (PIDFD_INFO_EXIT)",
+            )),
+        }
+    }
+
+    /// Waits for the child to exit and collects its standard output and error, like
+    /// [`std::process::Child::wait_with_output`]: closes [`Child::stdin`], reads the piped
+    /// standard output and error to their ends (both at once, so that neither pipe fills up and
+    /// blocks the child), then waits. Streams that were not piped, or were taken from the
+    /// `Child`, give empty output.
+    ///
+    /// # Errors
+    ///
+    /// Those of reading the pipes and of [`wait`](Child::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Stdio};
+    ///
+    /// let child = Command::new("ls").stdout(Stdio::piped()).spawn()?;
+    /// let output = child.wait_with_output()?;
+    /// println!("{}", String::from_utf8_lossy(&output.stdout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take())?;
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Kills the child with `SIGKILL` (`pidfd_send_signal()`), like
+    /// [`std::process::Child::kill`].
     ///
     /// Does not wait for it to die; [`wait`](Child::wait) does. Succeeds if the child has
-    /// already exited.
+    /// already exited. With [`kill_tree`](crate::Command::kill_tree) the whole tree dies.
+    ///
+    /// # Errors
+    ///
+    /// Those of `pidfd_send_signal()` other than `ESRCH`.
     pub fn kill(&mut self) -> io::Result<()> {
         self.signal(libc::SIGKILL)
     }
@@ -138,26 +236,17 @@ impl Child {
     /// `kill()` (`si_code` `SI_USER`).
     ///
     /// Succeeds if the child has already exited: the pidfd guarantees that no other process
-    /// that reused the pid gets the signal.
+    /// that reused the pid gets the signal. A child spawned with
+    /// [`kill_tree`](crate::Command::kill_tree) is the init of its pid namespace and ignores
+    /// every signal it has no handler for, except `SIGKILL` and `SIGSTOP`.
+    ///
+    /// # Errors
+    ///
+    /// Those of `pidfd_send_signal()` other than `ESRCH`: `EINVAL` for an invalid signal.
     pub fn signal(&self, signal: c_int) -> io::Result<()> {
         match sys::pidfd_send_signal(self.pidfd.as_fd(), signal) {
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             result => result,
-        }
-    }
-
-    /// Reads the exit status with `PIDFD_INFO_EXIT`: `None` if it is not published yet.
-    fn exit_status(&mut self) -> io::Result<Option<ExitStatus>> {
-        match sys::pidfd_get_info(self.pidfd.as_fd(), sys::PIDFD_INFO_EXIT) {
-            Ok(info) if info.mask & sys::PIDFD_INFO_EXIT != 0 => {
-                let status = ExitStatus::from_raw(info.exit_code);
-                self.status = Some(status);
-                Ok(Some(status))
-            }
-            Ok(_) => Ok(None),
-            // Gone, but the exit information not stored yet.
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(None),
-            Err(error) => Err(error),
         }
     }
 }
@@ -176,25 +265,46 @@ impl AsRawFd for Child {
     }
 }
 
-/// Polls `fd` for `POLLIN` for up to `timeout_ms` (-1: forever), retrying on `EINTR`; whether it
-/// became readable (or hung up).
-pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: c_int) -> io::Result<bool> {
-    let mut pollfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: Polls one valid `pollfd`.
-        let ret = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
-        if ret >= 0 {
-            return Ok(ret > 0);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
+/// Reads both pipes to their ends at the same time (`poll()` on the two); what they gave.
+fn read2(
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut ends = [stdout.map(|s| s.inner), stderr.map(|s| s.inner)];
+    let mut chunk = [0u8; 16 * 1024];
+    while ends.iter().any(Option::is_some) {
+        let mut fds = ends.each_ref().map(|end| libc::pollfd {
+            fd: end.as_ref().map_or(-1, |file| file.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // SAFETY: Polls an array of two `pollfd`s; a negative fd is ignored.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
             return Err(error);
         }
+        for (i, buffer) in [&mut out, &mut err].into_iter().enumerate() {
+            if fds[i].revents == 0 {
+                continue;
+            }
+            let Some(file) = ends[i].as_mut() else {
+                continue;
+            };
+            // Readable, so this read does not block.
+            match file.read(&mut chunk) {
+                Ok(0) => ends[i] = None,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
     }
+    Ok((out, err))
 }
 
 /// Implements what the three pipe ends share.
@@ -288,27 +398,28 @@ mod tests {
     use crate::{Command, Stdio};
 
     #[test]
-    fn poll_readable_on_a_pipe() {
-        let mut fds = [-1; 2];
-        // SAFETY: `fds` has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: Both are new descriptors owned by nothing else.
-        let (read, write) = unsafe {
-            use std::os::fd::FromRawFd;
-            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-        };
-        assert!(!poll_readable(read.as_fd(), 0).unwrap());
-        let mut stdin = ChildStdin::from_fd(write);
-        stdin.write_all(b"x").unwrap();
-        assert!(poll_readable(read.as_fd(), 0).unwrap());
-        let mut stdout = ChildStdout::from_fd(read);
-        let mut byte = [0];
-        stdout.read_exact(&mut byte).unwrap();
-        assert_eq!(&byte, b"x");
-        drop(stdin);
-        // EOF (hang-up) counts as readable. Another test thread may fork while the write end is
-        // open, and its child holds a copy until it execs, so allow the hang-up some time.
-        assert!(poll_readable(stdout.as_fd(), 10_000).unwrap());
+    fn read2_reads_both_pipes_at_once() {
+        let (out_read, out_write) = sys::pipe().unwrap();
+        let (err_read, err_write) = sys::pipe().unwrap();
+        // More than a pipe holds (64 KiB), first on stderr: reading stdout to its end first
+        // would leave the writer blocked on a full stderr pipe forever.
+        let writer = std::thread::spawn(move || {
+            let mut out = ChildStdin::from_fd(out_write);
+            let mut err = ChildStdin::from_fd(err_write);
+            err.write_all(&[b'e'; 200_000]).unwrap();
+            out.write_all(&[b'o'; 100_000]).unwrap();
+            err.write_all(b"end").unwrap();
+        });
+        let (out, err) = read2(
+            Some(ChildStdout::from_fd(out_read)),
+            Some(ChildStderr::from_fd(err_read)),
+        )
+        .unwrap();
+        writer.join().unwrap();
+        assert_eq!(out.len(), 100_000);
+        assert_eq!(err.len(), 200_003);
+        assert!(err.ends_with(b"end"));
+        assert_eq!(read2(None, None).unwrap(), (Vec::new(), Vec::new()));
     }
 
     #[test]
@@ -321,7 +432,7 @@ mod tests {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        assert!(child.pid() > 0);
+        assert!(child.id() > 0);
         assert_eq!(child.try_wait().unwrap(), None);
         child.kill().unwrap();
         let status = child.wait().unwrap();
@@ -330,5 +441,95 @@ mod tests {
         // Signalling an exited child is not an error.
         child.kill().unwrap();
         child.signal(libc::SIGTERM).unwrap();
+    }
+
+    /// Runs `check` in a helper process that ignores `SIGCHLD`, so that the kernel reaps its
+    /// children like autoreaped ones, on kernels without autokill; prints the skip line and
+    /// returns `false` on a kernel without `PIDFD_INFO_EXIT` (before Linux 6.15), else asserts
+    /// that `check` returned 0.
+    pub(crate) fn with_kernel_reaping(check: impl FnOnce() -> i32, what: &str) -> bool {
+        const NO_EXIT_INFO: i32 = 99;
+        let code = crate::tests::in_helper(|| {
+            // SAFETY: Sets the disposition of SIGCHLD in this single-threaded helper.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            let probe = Command::new("true").spawn_unarmed();
+            match probe.map(|mut child| child.wait()) {
+                Ok(Ok(_)) => check(),
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::ENOTTY) => NO_EXIT_INFO,
+                _ => 98,
+            }
+        });
+        if code == NO_EXIT_INFO {
+            println!("skipped: kernel lacks PIDFD_INFO_EXIT (needs Linux 6.15+)");
+            return false;
+        }
+        assert_eq!(code, 0, "{what}");
+        true
+    }
+
+    #[test]
+    fn wait_wait_timeout_and_output_of_a_kernel_reaped_child() {
+        with_kernel_reaping(
+            || {
+                // Exit codes, in one poll() and one ioctl() each.
+                let Ok(mut child) = Command::new("sh").args(["-c", "exit 7"]).spawn_unarmed()
+                else {
+                    return 1;
+                };
+                if child.wait().ok().and_then(|s| s.code()) != Some(7) {
+                    return 2;
+                }
+                if child.try_wait().ok().flatten().and_then(|s| s.code()) != Some(7) {
+                    return 3;
+                }
+                // A timeout, then a kill.
+                let Ok(mut child) = Command::new("sleep")
+                    .arg("100")
+                    .stdin(Stdio::null())
+                    .spawn_unarmed()
+                else {
+                    return 4;
+                };
+                let started = std::time::Instant::now();
+                match child.wait_timeout(Duration::from_millis(100)) {
+                    Ok(None) if started.elapsed() >= Duration::from_millis(100) => {}
+                    _ => return 5,
+                }
+                if child.try_wait().ok() != Some(None) || child.kill().is_err() {
+                    return 6;
+                }
+                match child.wait_timeout(Duration::from_secs(30)) {
+                    Ok(Some(status)) if status.signal() == Some(libc::SIGKILL) => {}
+                    _ => return 7,
+                }
+                // stdin closed by wait_with_output; both outputs collected.
+                let Ok(child) = Command::new("sh")
+                    .args(["-c", "cat; echo err >&2; exit 4"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn_unarmed()
+                else {
+                    return 8;
+                };
+                let mut child = child;
+                let Some(mut stdin) = child.stdin.take() else {
+                    return 9;
+                };
+                if stdin.write_all(b"in\n").is_err() {
+                    return 10;
+                }
+                drop(stdin);
+                match child.wait_with_output() {
+                    Ok(output)
+                        if output.status.code() == Some(4)
+                            && output.stdout == b"in\n"
+                            && output.stderr == b"err\n" => {}
+                    _ => return 11,
+                }
+                0
+            },
+            "1-3 = wait, 4-7 = wait_timeout/kill, 8-11 = wait_with_output",
+        );
     }
 }

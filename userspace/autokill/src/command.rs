@@ -1,21 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`Command`]: the builder, what the parent prepares before `clone3()`, and the child's way from
-//! `clone3()` to `execve()`.
+//! [`Command`] and [`Stdio`]: the builder, and what the parent prepares before `clone3()`.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
-use std::mem::{self, MaybeUninit};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::raw::{c_char, c_int};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::ptr;
+use std::process::{ExitStatus, Output};
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout};
-use crate::error::Error;
+use crate::error::{CloneContext, Error};
+use crate::exec::{self, CStringArray, ExecPlan, IdMaps, PreExec};
 use crate::sys;
 
 /// The search path when the child's environment has no `PATH`: what glibc's `execvp()` uses
@@ -25,7 +24,30 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// Where a child's standard input, output or error goes.
 ///
 /// Used with [`Command::stdin`], [`Command::stdout`] and [`Command::stderr`], like
-/// [`std::process::Stdio`].
+/// [`std::process::Stdio`]. Besides the three constructors, anything that owns a file
+/// descriptor converts into one: [`OwnedFd`], [`File`], the pipe ends of another child of this
+/// crate or of [`std::process`], and [`io::Stdout`] / [`io::Stderr`] (duplicated).
+///
+/// There is no `From<std::process::Stdio>`: `std`'s `Stdio` is opaque (no accessor tells
+/// whether it is inherited, null, piped or which descriptor it holds), so it cannot be
+/// converted faithfully; convert the descriptor itself instead.
+///
+/// # Examples
+///
+/// ```no_run
+/// use autokill::{Command, Stdio};
+///
+/// // ls | sort: the first child's standard output becomes the second one's input.
+/// let mut ls = Command::new("ls").stdout(Stdio::piped()).spawn()?;
+/// let sort = Command::new("sort")
+///     .stdin(ls.stdout.take().expect("piped"))
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let sorted = sort.wait_with_output()?;
+/// ls.wait()?;
+/// print!("{}", String::from_utf8_lossy(&sorted.stdout));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Stdio(StdioKind);
 
@@ -38,20 +60,31 @@ enum StdioKind {
 }
 
 impl Stdio {
-    /// The child inherits the parent's descriptor (the default).
+    /// The child inherits the parent's descriptor (the default of [`Command::spawn`] and
+    /// [`Command::status`]).
+    #[must_use]
     pub fn inherit() -> Self {
         Stdio(StdioKind::Inherit)
     }
 
-    /// The child's descriptor is `/dev/null`.
+    /// The child's descriptor is `/dev/null` (the standard input of [`Command::output`]).
+    #[must_use]
     pub fn null() -> Self {
         Stdio(StdioKind::Null)
     }
 
     /// A new pipe connects the child with the parent, whose end is in [`Child::stdin`],
-    /// [`Child::stdout`] or [`Child::stderr`].
+    /// [`Child::stdout`] or [`Child::stderr`] (the standard output and error of
+    /// [`Command::output`]).
+    #[must_use]
     pub fn piped() -> Self {
         Stdio(StdioKind::Piped)
+    }
+
+    /// Whether this makes a pipe, like [`std::process::Stdio::makes_pipe`].
+    #[must_use]
+    pub fn makes_pipe(&self) -> bool {
+        matches!(self.0, StdioKind::Piped)
     }
 }
 
@@ -70,38 +103,66 @@ impl From<File> for Stdio {
     }
 }
 
-/// Connects another child's standard input, e.g. to build a pipeline.
-impl From<ChildStdin> for Stdio {
-    fn from(stdin: ChildStdin) -> Self {
-        OwnedFd::from(stdin).into()
-    }
+/// Implements `From<$from> for Stdio` through `OwnedFd`.
+macro_rules! stdio_from_owned_fd {
+    ($($from:ty => $what:literal,)*) => {
+        $(
+            #[doc = concat!("Connects ", $what, ", e.g. to build a pipeline.")]
+            impl From<$from> for Stdio {
+                fn from(end: $from) -> Self {
+                    OwnedFd::from(end).into()
+                }
+            }
+        )*
+    };
 }
 
-/// Connects another child's standard output, e.g. to build a pipeline.
-impl From<ChildStdout> for Stdio {
-    fn from(stdout: ChildStdout) -> Self {
-        OwnedFd::from(stdout).into()
-    }
+stdio_from_owned_fd! {
+    ChildStdin => "another child's standard input",
+    ChildStdout => "another child's standard output",
+    ChildStderr => "another child's standard error",
+    std::process::ChildStdin => "the standard input of a child of `std::process`",
+    std::process::ChildStdout => "the standard output of a child of `std::process`",
+    std::process::ChildStderr => "the standard error of a child of `std::process`",
 }
 
-/// Connects another child's standard error.
-impl From<ChildStderr> for Stdio {
-    fn from(stderr: ChildStderr) -> Self {
-        OwnedFd::from(stderr).into()
-    }
+/// Implements `From<$from> for Stdio` by duplicating the descriptor.
+macro_rules! stdio_from_dup {
+    ($($from:ty => $what:literal,)*) => {
+        $(
+            #[doc = concat!("The child writes to ", $what, " of this process (a duplicate of its")]
+            /// descriptor; panics if duplicating fails, as `std`'s conversion does).
+            impl From<$from> for Stdio {
+                fn from(stream: $from) -> Self {
+                    stream
+                        .as_fd()
+                        .try_clone_to_owned()
+                        .expect("cannot duplicate the standard stream")
+                        .into()
+                }
+            }
+        )*
+    };
+}
+
+stdio_from_dup! {
+    io::Stdout => "the standard output",
+    io::Stderr => "the standard error",
 }
 
 /// A builder for a child process that dies with its [`Child`] handle, in the style of
-/// [`std::process::Command`].
+/// [`std::process::Command`] and `std::os::unix::process::CommandExt`.
 ///
 /// [`spawn`](Command::spawn) creates the child with
-/// `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL)` (plus `CLONE_NNP` unless
-/// [`nnp(false)`](Command::nnp)), then executes the program in it.
+/// `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL | CLONE_CLEAR_SIGHAND)` (plus
+/// `CLONE_NNP` unless [`no_new_privs(false)`](Command::no_new_privs), plus `CLONE_NEWPID` with
+/// [`kill_tree(true)`](Command::kill_tree)), then executes the program in it.
 ///
 /// Differences from [`std::process::Command`]:
 ///
 /// - The child is killed (`SIGKILL`, by the kernel) when its [`Child`] is dropped or the parent
-///   process dies, however it dies.
+///   process dies, however it dies. With [`kill_tree`](Command::kill_tree), so is every
+///   process it started.
 /// - By default the child runs with `no_new_privs` set: neither it nor anything it executes can
 ///   gain privileges through `execve()` (set-user-ID bits and file capabilities are ignored).
 /// - A program name without `/` is looked up in the `PATH` of the child's environment (or
@@ -109,37 +170,110 @@ impl From<ChildStderr> for Stdio {
 ///   to try in order, like `execvp()` but without its `/bin/sh` fallback for files that are not
 ///   executables (`ENOEXEC`).
 /// - The child starts with an empty signal mask and every caught signal reset to its default
-///   action, and so does `SIGPIPE`, which the Rust runtime ignores (as `std` does). Other
-///   ignored signals stay ignored, as across `execve()` (that is how `nohup` works).
-#[derive(Debug)]
+///   action (by the kernel: `CLONE_CLEAR_SIGHAND`), and so does `SIGPIPE`, which the Rust
+///   runtime ignores (as `std` does). Other ignored signals stay ignored, as across `execve()`
+///   (that is how `nohup` works).
+/// - [`spawn`](Command::spawn), [`output`](Command::output) and [`status`](Command::status)
+///   return this crate's [`Error`], which tells the failures of `clone3()` apart; it converts
+///   into an [`io::Error`] for `?` in functions returning one.
+///
+/// # Examples
+///
+/// ```no_run
+/// use autokill::Command;
+///
+/// let output = Command::new("sh").args(["-c", "echo hello"]).output()?;
+/// assert!(output.status.success());
+/// assert_eq!(output.stdout, b"hello\n");
+/// # Ok::<(), autokill::Error>(())
+/// ```
 pub struct Command {
     program: OsString,
+    arg0: Option<OsString>,
     args: Vec<OsString>,
     env_clear: bool,
     env: BTreeMap<OsString, Option<OsString>>,
     cwd: Option<PathBuf>,
-    stdin: Stdio,
-    stdout: Stdio,
-    stderr: Stdio,
-    nnp: bool,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+    no_new_privs: bool,
+    kill_tree: bool,
+    credentials: exec::Credentials,
+    pgroup: Option<libc::pid_t>,
+    pre_exec: Vec<PreExec>,
 }
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("program", &self.program)
+            .field("arg0", &self.arg0)
+            .field("args", &self.args)
+            .field("env_clear", &self.env_clear)
+            .field("env", &self.env)
+            .field("cwd", &self.cwd)
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("no_new_privs", &self.no_new_privs)
+            .field("kill_tree", &self.kill_tree)
+            .field("credentials", &self.credentials)
+            .field("pgroup", &self.pgroup)
+            .field("pre_exec", &self.pre_exec.len())
+            .finish()
+    }
+}
+
+/// The standard I/O a way of running uses unless the command sets it.
+#[derive(Clone, Copy)]
+struct StdioDefaults([DefaultStdio; 3]);
+
+#[derive(Clone, Copy)]
+enum DefaultStdio {
+    Inherit,
+    Null,
+    Piped,
+}
+
+/// [`Command::spawn`] and [`Command::status`]: everything inherited.
+const INHERIT_ALL: StdioDefaults = StdioDefaults([DefaultStdio::Inherit; 3]);
+/// [`Command::output`]: no input, output and error captured.
+const CAPTURE: StdioDefaults =
+    StdioDefaults([DefaultStdio::Null, DefaultStdio::Piped, DefaultStdio::Piped]);
 
 impl Command {
     /// A command that runs `program` with no arguments, the parent's environment and working
-    /// directory, inherited standard I/O and `no_new_privs` on.
+    /// directory, `no_new_privs` on, and the standard I/O of the way it is run: inherited for
+    /// [`spawn`](Command::spawn) and [`status`](Command::status), captured for
+    /// [`output`](Command::output).
     ///
-    /// A `program` without `/` is searched for in `PATH`; `argv[0]` is `program` as given.
+    /// A `program` without `/` is searched for in `PATH`; `argv[0]` is `program` as given
+    /// (see [`arg0`](Command::arg0)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cmd = autokill::Command::new("ls");
+    /// assert_eq!(cmd.get_program(), "ls");
+    /// ```
+    #[must_use]
     pub fn new<S: AsRef<OsStr>>(program: S) -> Self {
         Command {
             program: program.as_ref().to_owned(),
+            arg0: None,
             args: Vec::new(),
             env_clear: false,
             env: BTreeMap::new(),
             cwd: None,
-            stdin: Stdio::inherit(),
-            stdout: Stdio::inherit(),
-            stderr: Stdio::inherit(),
-            nnp: true,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            no_new_privs: true,
+            kill_tree: false,
+            credentials: exec::Credentials::default(),
+            pgroup: None,
+            pre_exec: Vec::new(),
         }
     }
 
@@ -157,6 +291,13 @@ impl Command {
     {
         self.args
             .extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets `argv[0]`, which is the program as given to [`Command::new`] otherwise (like
+    /// `std::os::unix::process::CommandExt::arg0`). The program executed stays the same.
+    pub fn arg0<S: AsRef<OsStr>>(&mut self, arg0: S) -> &mut Self {
+        self.arg0 = Some(arg0.as_ref().to_owned());
         self
     }
 
@@ -205,19 +346,19 @@ impl Command {
 
     /// Sets the child's standard input.
     pub fn stdin<T: Into<Stdio>>(&mut self, stdin: T) -> &mut Self {
-        self.stdin = stdin.into();
+        self.stdin = Some(stdin.into());
         self
     }
 
     /// Sets the child's standard output.
     pub fn stdout<T: Into<Stdio>>(&mut self, stdout: T) -> &mut Self {
-        self.stdout = stdout.into();
+        self.stdout = Some(stdout.into());
         self
     }
 
     /// Sets the child's standard error.
     pub fn stderr<T: Into<Stdio>>(&mut self, stderr: T) -> &mut Self {
-        self.stderr = stderr.into();
+        self.stderr = Some(stderr.into());
         self
     }
 
@@ -226,44 +367,281 @@ impl Command {
     /// With `false` the child may gain privileges by executing set-user-ID programs, so the
     /// kernel only allows it to a caller with `CAP_SYS_ADMIN`: otherwise
     /// [`spawn`](Command::spawn) fails with [`Error::PermissionDenied`].
-    pub fn nnp(&mut self, nnp: bool) -> &mut Self {
-        self.nnp = nnp;
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Self {
+        self.no_new_privs = on;
+        self
+    }
+
+    /// Whether dropping the [`Child`] (or the death of this process) kills every process the
+    /// child started, not only the child; off by default.
+    ///
+    /// The child becomes the init (pid 1) of a new pid namespace (`CLONE_NEWPID`). When it is
+    /// killed, or exits in any way, the kernel kills every other process in that namespace,
+    /// however deep, and a process cannot leave its pid namespace: double forks, `setsid()` and
+    /// daemons stay in the tree. [`Child::wait`] returns only once all of them are gone (the
+    /// init of a pid namespace is reaped after every other process in it).
+    ///
+    /// A caller without `CAP_SYS_ADMIN` cannot create a pid namespace by itself, so the child
+    /// then also gets a new user namespace (`CLONE_NEWUSER`) that maps only the caller's
+    /// effective uid and gid to themselves. This needs unprivileged user namespaces (not
+    /// disabled by `/proc/sys/user/max_user_namespaces`, a distribution's sysctl or a security
+    /// module); otherwise [`spawn`](Command::spawn) fails with [`Error::Namespace`].
+    ///
+    /// What changes for the program:
+    ///
+    /// - It is pid 1: `getpid()` returns 1, `getppid()` returns 0, and its children get pids
+    ///   2, 3, ... in the new namespace. Processes whose parent exits are reparented to it, so
+    ///   it should reap children it did not start (or they remain zombies until it exits).
+    /// - Signals: the kernel delivers to the init of a pid namespace only signals it has a
+    ///   handler for, except `SIGKILL` and `SIGSTOP` from outside the namespace. So
+    ///   [`Child::signal`] with `SIGTERM` does nothing to a program that does not catch
+    ///   `SIGTERM` (`sleep`, a shell script without `trap`); [`Child::kill`] always works.
+    ///   Inside the namespace, `kill(1, SIGKILL)` has no effect either.
+    /// - `/proc` is still the parent's mount: `/proc/self` works, but `ps` and `/proc/<pid>`
+    ///   show the parent's namespace with its pids. Seeing its own processes needs a new mount
+    ///   namespace with `/proc` mounted again, which this crate does not do.
+    /// - With the user namespace: the child writes its own `/proc/self/uid_map` and
+    ///   `gid_map`, which needs this process to be dumpable (`PR_GET_DUMPABLE`), as it is
+    ///   unless it changed its credentials or turned that off. Ids other than the caller's show as the overflow id
+    ///   (`nobody`, 65534), `setgroups()` is denied, supplementary groups show as `nogroup`,
+    ///   and capabilities in the new namespace are lost at `execve()` (the program runs as the
+    ///   caller's uid, not as root); files are accessed with the caller's credentials as
+    ///   before. [`uid`](Command::uid) and [`gid`](Command::gid) can only name the caller's ids.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // Without kill_tree the background sleep would survive the drop.
+    /// let shell = Command::new("sh")
+    ///     .args(["-c", "sleep 1000 & sleep 1000"])
+    ///     .kill_tree(true)
+    ///     .spawn()?;
+    /// drop(shell); // both sleeps and the shell die
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn kill_tree(&mut self, on: bool) -> &mut Self {
+        self.kill_tree = on;
+        self
+    }
+
+    /// Sets the child's user id (`setuid()` before `execve()`), like
+    /// `std::os::unix::process::CommandExt::uid`. Without [`groups`](Command::groups), the
+    /// supplementary groups are dropped if the caller may.
+    pub fn uid(&mut self, id: u32) -> &mut Self {
+        self.credentials.uid = Some(id);
+        self
+    }
+
+    /// Sets the child's group id (`setgid()` before `execve()`), like
+    /// `std::os::unix::process::CommandExt::gid`.
+    pub fn gid(&mut self, id: u32) -> &mut Self {
+        self.credentials.gid = Some(id);
+        self
+    }
+
+    /// Sets the child's supplementary groups (`setgroups()` before `execve()`), like
+    /// `std::os::unix::process::CommandExt::groups`.
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Self {
+        self.credentials.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// Puts the child into the process group `pgroup` (`setpgid(0, pgroup)`; 0 makes a new
+    /// group with the child's pid as its id), like
+    /// `std::os::unix::process::CommandExt::process_group`.
+    pub fn process_group(&mut self, pgroup: i32) -> &mut Self {
+        self.pgroup = Some(pgroup);
+        self
+    }
+
+    /// Schedules a closure to run in the child just before `execve()`, after the standard
+    /// I/O, credentials, working directory and process group are set up, like
+    /// `std::os::unix::process::CommandExt::pre_exec`. Closures run in the order they were
+    /// added; if one fails, [`spawn`](Command::spawn) returns [`Error::Io`] with its
+    /// `raw_os_error()` (`EINVAL` for an error without one) and the child exits with status 127.
+    ///
+    /// # Safety
+    ///
+    /// The closure runs in a copy of this process made by `clone3()` without `CLONE_VM`, in
+    /// which only the calling thread exists. Other threads may have held locks (of the memory
+    /// allocator, of `stdout`, ...) at that moment, which then stay locked forever in the
+    /// child: the closure must only do async-signal-safe things, as after `fork()`. It must not
+    /// allocate, take locks, panic or unwind, and must not close or replace the descriptors the
+    /// child still needs (they are above 2 and close-on-exec).
+    pub unsafe fn pre_exec<F>(&mut self, f: F) -> &mut Self
+    where
+        F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.pre_exec.push(Box::new(f));
         self
     }
 
     /// The program as given to [`Command::new`].
+    #[must_use]
     pub fn get_program(&self) -> &OsStr {
         &self.program
     }
 
     /// The arguments, without the program.
+    #[must_use]
     pub fn get_args(&self) -> impl ExactSizeIterator<Item = &OsStr> {
         self.args.iter().map(OsString::as_os_str)
     }
 
+    /// The environment variables set or removed explicitly, sorted by name, like
+    /// [`std::process::Command::get_envs`]: `(name, Some(value))` for a variable set with
+    /// [`env`](Command::env), `(name, None)` for one removed with
+    /// [`env_remove`](Command::env_remove). After [`env_clear`](Command::env_clear) only
+    /// what was set since.
+    #[must_use]
+    pub fn get_envs(&self) -> impl ExactSizeIterator<Item = (&OsStr, Option<&OsStr>)> {
+        self.env
+            .iter()
+            .map(|(key, value)| (key.as_os_str(), value.as_deref()))
+    }
+
     /// The working directory set with [`Command::current_dir`].
+    #[must_use]
     pub fn get_current_dir(&self) -> Option<&Path> {
         self.cwd.as_deref()
     }
 
-    /// Whether the child gets `no_new_privs`, see [`Command::nnp`].
-    pub fn get_nnp(&self) -> bool {
-        self.nnp
+    /// Whether the child gets `no_new_privs`, see [`Command::no_new_privs`].
+    #[must_use]
+    pub fn get_no_new_privs(&self) -> bool {
+        self.no_new_privs
     }
 
-    /// Creates the child and executes the program in it.
+    /// Whether the whole process tree is killed, see [`Command::kill_tree`].
+    #[must_use]
+    pub fn get_kill_tree(&self) -> bool {
+        self.kill_tree
+    }
+
+    /// Creates the child and executes the program in it. Standard I/O not set on the command
+    /// is inherited.
     ///
-    /// Returns once the program has been executed (or failed to be): an [`Error::Exec`] carries
-    /// the `errno` of the failed `execve()`. The child is killed when the returned [`Child`] is
-    /// dropped, see there.
+    /// Returns once the program has been executed (or failed to be). The child is killed when
+    /// the returned [`Child`] is dropped, see there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on kernels without `CLONE_PIDFD_AUTOKILL` (before Linux 7.1),
+    /// [`Error::Seccomp`] when a seccomp filter refuses `clone3()`,
+    /// [`Error::PermissionDenied`] for [`no_new_privs(false)`](Command::no_new_privs) without
+    /// `CAP_SYS_ADMIN`, [`Error::Namespace`] when the namespaces of
+    /// [`kill_tree`](Command::kill_tree) cannot be created, [`Error::Exec`] with the `errno` of
+    /// the failed `execve()`, [`Error::CurrentDir`], and [`Error::Io`] for the rest (a NUL byte
+    /// in a string, no more descriptors or processes, a failing [`pre_exec`](Command::pre_exec)).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let mut child = Command::new("sleep").arg("1").spawn()?;
+    /// println!("sleeping as pid {}", child.id());
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(&mut self) -> Result<Child, Error> {
-        let (plan, parent) = self.prepare()?;
-        // SAFETY: `exec_child` is async-signal-safe and never returns; `plan` outlives the call.
-        let (pid, pidfd) = unsafe { clone_autokill(self.nnp, || exec_child(&plan)) }?;
+        self.spawn_with(INHERIT_ALL)
+    }
+
+    /// Runs the program to its end and collects its output: standard output and error are
+    /// piped and read (both at once, so that neither pipe fills up), standard input is
+    /// `/dev/null`, unless set on the command.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`spawn`](Command::spawn), and [`Error::Io`] if reading the output or waiting
+    /// fails.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("uname").arg("-r").output()?;
+    /// println!("kernel {}", String::from_utf8_lossy(&output.stdout).trim());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn output(&mut self) -> Result<Output, Error> {
+        Ok(self.spawn_with(CAPTURE)?.wait_with_output()?)
+    }
+
+    /// Runs the program to its end and returns its exit status; standard I/O not set on the
+    /// command is inherited.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`spawn`](Command::spawn), and [`Error::Io`] if waiting fails.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let status = Command::new("true").status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn status(&mut self) -> Result<ExitStatus, Error> {
+        Ok(self.spawn_with(INHERIT_ALL)?.wait()?)
+    }
+
+    /// [`spawn`](Command::spawn) with the standard I/O defaults of [`output`](Command::output).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn spawn_capturing(&mut self) -> Result<Child, Error> {
+        self.spawn_with(CAPTURE)
+    }
+
+    /// For tests on kernels without autokill: [`spawn`](Command::spawn) without the autokill
+    /// flags, with `SIGCHLD` as exit signal, so that a caller that ignores `SIGCHLD` has the
+    /// child reaped by the kernel (and its pidfd reports the exit status like an autoreaped
+    /// one's).
+    #[cfg(test)]
+    pub(crate) fn spawn_unarmed(&mut self) -> Result<Child, Error> {
+        let (plan, parent) = self.prepare(INHERIT_ALL)?;
+        let flags = self.namespace_flags(&plan);
+        let pre_exec = &mut self.pre_exec;
+        // SAFETY: As in `spawn_with`.
+        let (pid, pidfd) = unsafe {
+            exec::clone_child(flags, libc::SIGCHLD, || exec::exec_child(&plan, pre_exec))
+        }?;
+        drop(plan);
+        match exec::read_report(parent.report)? {
+            None => Ok(Child::new(
+                pid,
+                pidfd,
+                parent.stdin,
+                parent.stdout,
+                parent.stderr,
+            )),
+            Some(report) => Err(self.report_error(report)),
+        }
+    }
+
+    /// [`spawn`](Command::spawn) with the given defaults for standard I/O.
+    fn spawn_with(&mut self, defaults: StdioDefaults) -> Result<Child, Error> {
+        let (plan, parent) = self.prepare(defaults)?;
+        let namespaces = self.kill_tree;
+        let mut flags = sys::AUTOKILL | self.namespace_flags(&plan);
+        if self.no_new_privs {
+            flags |= sys::CLONE_NNP;
+        }
+        let pre_exec = &mut self.pre_exec;
+        // SAFETY: `exec_child` is async-signal-safe and never returns, and so are the pre-exec
+        // closures by the contract of `pre_exec`; `plan` outlives the call.
+        let result = unsafe { exec::clone_child(flags, 0, || exec::exec_child(&plan, pre_exec)) };
+        let (pid, pidfd) =
+            result.map_err(|error| clone_error(error, self.no_new_privs, namespaces))?;
         // Close the child's ends, among them the write end of the report pipe, so that reading
         // its read end ends when the child has executed the program or exited.
         drop(plan);
-        match read_report(parent.report)? {
+        match exec::read_report(parent.report)? {
             None => Ok(Child::new(
                 pid,
                 pidfd,
@@ -273,6 +651,16 @@ impl Command {
             )),
             // The child exits by itself; dropping `pidfd` has nothing left to kill.
             Some(report) => Err(self.report_error(report)),
+        }
+    }
+
+    /// `CLONE_NEWPID` for [`kill_tree`](Command::kill_tree), with `CLONE_NEWUSER` if `plan`
+    /// has the id maps for one.
+    fn namespace_flags(&self, plan: &ExecPlan) -> u64 {
+        match (self.kill_tree, plan.id_maps.is_some()) {
+            (false, _) => 0,
+            (true, false) => sys::CLONE_NEWPID,
+            (true, true) => sys::CLONE_NEWPID | sys::CLONE_NEWUSER,
         }
     }
 
@@ -293,8 +681,9 @@ impl Command {
     }
 
     /// Prepares everything the child needs between `clone3()` and `execve()`.
-    fn prepare(&self) -> Result<(ExecPlan, ParentSide), Error> {
-        let argv = std::iter::once(cstring(&self.program, "the program"))
+    fn prepare(&self, defaults: StdioDefaults) -> Result<(ExecPlan, ParentSide), Error> {
+        let argv0 = self.arg0.as_ref().unwrap_or(&self.program);
+        let argv = std::iter::once(cstring(argv0, "the program"))
             .chain(self.args.iter().map(|arg| cstring(arg, "an argument")))
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -319,61 +708,72 @@ impl Command {
                 cstring(OsStr::from_bytes(&entry), "an environment variable")
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let cwd = match &self.cwd {
+
+        let [stdin, stdout, stderr] = defaults.0;
+        let (child_stdin, parent_stdin) = prepare_stdio(&self.stdin, stdin, Direction::ToChild)?;
+        let (child_stdout, parent_stdout) =
+            prepare_stdio(&self.stdout, stdout, Direction::FromChild)?;
+        let (child_stderr, parent_stderr) =
+            prepare_stdio(&self.stderr, stderr, Direction::FromChild)?;
+
+        let (mut plan, report) = ExecPlan::new(
+            CStringArray::new(argv),
+            CStringArray::new(envp),
+            CStringArray::new(candidates),
+        )?;
+        plan.cwd = match &self.cwd {
             Some(dir) => Some(cstring(dir.as_os_str(), "the working directory")?),
             None => None,
         };
-
-        let (child_stdin, parent_stdin) = prepare_stdio(&self.stdin, Direction::ToChild)?;
-        let (child_stdout, parent_stdout) = prepare_stdio(&self.stdout, Direction::FromChild)?;
-        let (child_stderr, parent_stderr) = prepare_stdio(&self.stderr, Direction::FromChild)?;
-        let (report_read, report_write) = pipe()?;
-
-        let mut sigmask = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: `sigemptyset` initialises the set it is given.
-        unsafe { libc::sigemptyset(sigmask.as_mut_ptr()) };
-        // SAFETY: Initialised just above.
-        let sigmask = unsafe { sigmask.assume_init() };
-        // SAFETY: All-zero is a valid `struct sigaction`: `SIG_DFL`, no flags, an empty mask.
-        let mut default_action: libc::sigaction = unsafe { mem::zeroed() };
-        default_action.sa_sigaction = libc::SIG_DFL;
-
-        let plan = ExecPlan {
-            argv: CStringArray::new(argv),
-            envp: CStringArray::new(envp),
-            candidates: CStringArray::new(candidates),
-            cwd,
-            stdio: [child_stdin, child_stdout, child_stderr],
-            report: above_stdio(report_write)?,
-            sigmask,
-            default_action,
-            max_signal: libc::SIGRTMAX(),
-        };
+        plan.stdio = [child_stdin, child_stdout, child_stderr];
+        // Without CAP_SYS_ADMIN only a new user namespace lets the child own a pid namespace.
+        let privileged = sys::has_capability(sys::CAP_SYS_ADMIN).unwrap_or(false);
+        if self.kill_tree && !privileged {
+            plan.id_maps = Some(IdMaps::identity());
+        }
+        plan.credentials = self.credentials.clone();
+        plan.pgroup = self.pgroup;
         let parent = ParentSide {
             stdin: parent_stdin.map(ChildStdin::from_fd),
             stdout: parent_stdout.map(ChildStdout::from_fd),
             stderr: parent_stderr.map(ChildStderr::from_fd),
-            report: report_read,
+            report,
         };
         Ok((plan, parent))
     }
 
     /// The error for what the child reported before it exited.
     fn report_error(&self, report: [u8; 4]) -> Error {
-        let (step, errno) = decode_report(report);
+        let (step, errno) = exec::decode_report(report);
         let source = io::Error::from_raw_os_error(errno);
         match step {
-            STEP_EXEC => Error::Exec {
+            exec::STEP_EXEC => Error::Exec {
                 program: self.program.clone(),
                 source,
             },
-            STEP_CHDIR => Error::CurrentDir {
+            exec::STEP_CHDIR => Error::CurrentDir {
                 dir: self.cwd.clone().unwrap_or_default(),
                 source,
             },
+            exec::STEP_ID_MAPS => Error::Namespace { source },
             _ => Error::Io(source),
         }
     }
+}
+
+/// The error for a failed `clone3()` with the autokill flags: `nnp` and `namespaces` say
+/// whether `CLONE_NNP` and `CLONE_NEWPID` were asked for.
+pub(crate) fn clone_error(error: io::Error, nnp: bool, namespaces: bool) -> Error {
+    let errno = error.raw_os_error();
+    let context = CloneContext {
+        nnp,
+        namespaces,
+        seccomp_filter: errno == Some(libc::ENOSYS)
+            && sys::seccomp_mode().ok() == Some(libc::SECCOMP_MODE_FILTER as libc::c_int),
+        // Only asked when it decides: an EINVAL with namespaces.
+        autokill_supported: (namespaces && errno == Some(libc::EINVAL)).then(crate::supported),
+    };
+    Error::from_clone3(error, context)
 }
 
 /// An `InvalidInput` [`Error::Io`].
@@ -405,51 +805,6 @@ fn path_candidates(program: &OsStr, path: Option<&OsString>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A NULL-terminated array of pointers to C strings, as `execve()` takes, with the strings.
-struct CStringArray {
-    /// What `ptrs` points to; only read by tests, otherwise kept for ownership.
-    #[cfg_attr(not(test), allow(dead_code))]
-    strings: Vec<CString>,
-    ptrs: Vec<*const c_char>,
-}
-
-impl CStringArray {
-    fn new(strings: Vec<CString>) -> Self {
-        // The pointers stay valid when `strings` moves: each `CString` owns its heap buffer.
-        let ptrs = strings
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(ptr::null()))
-            .collect();
-        CStringArray { strings, ptrs }
-    }
-
-    /// The NULL-terminated array.
-    fn as_ptr(&self) -> *const *const c_char {
-        self.ptrs.as_ptr()
-    }
-}
-
-/// Everything the child uses between `clone3()` and `execve()`, prepared by the parent so that
-/// the child only makes system calls on it.
-struct ExecPlan {
-    argv: CStringArray,
-    envp: CStringArray,
-    /// The paths to try, in order.
-    candidates: CStringArray,
-    cwd: Option<CString>,
-    /// What to `dup2()` onto descriptors 0, 1 and 2 (all numbered above 2 and close-on-exec).
-    stdio: [Option<OwnedFd>; 3],
-    /// The write end of the report pipe (above 2 and close-on-exec).
-    report: OwnedFd,
-    /// The signal mask the program starts with.
-    sigmask: libc::sigset_t,
-    /// `SIG_DFL`, for resetting caught signals.
-    default_action: libc::sigaction,
-    /// The highest signal number.
-    max_signal: c_int,
-}
-
 /// The parent's ends of the pipes.
 struct ParentSide {
     stdin: Option<ChildStdin>,
@@ -466,295 +821,49 @@ enum Direction {
     FromChild,
 }
 
-/// The child's descriptor for a standard stream, and the parent's end if it is piped.
+/// The child's descriptor for a standard stream (`stdio`, or `default` if unset), and the
+/// parent's end if it is piped.
 fn prepare_stdio(
-    stdio: &Stdio,
+    stdio: &Option<Stdio>,
+    default: DefaultStdio,
     direction: Direction,
 ) -> io::Result<(Option<OwnedFd>, Option<OwnedFd>)> {
-    Ok(match &stdio.0 {
+    let kind = match (stdio, default) {
+        (Some(stdio), _) => &stdio.0,
+        (None, DefaultStdio::Inherit) => &StdioKind::Inherit,
+        (None, DefaultStdio::Null) => &StdioKind::Null,
+        (None, DefaultStdio::Piped) => &StdioKind::Piped,
+    };
+    Ok(match kind {
         StdioKind::Inherit => (None, None),
         StdioKind::Null => {
             let null = File::options().read(true).write(true).open("/dev/null")?;
-            (Some(above_stdio(null.into())?), None)
+            (Some(exec::above_stdio(null.into())?), None)
         }
         StdioKind::Piped => {
-            let (read, write) = pipe()?;
+            let (read, write) = sys::pipe()?;
             match direction {
-                Direction::ToChild => (Some(above_stdio(read)?), Some(write)),
-                Direction::FromChild => (Some(above_stdio(write)?), Some(read)),
+                Direction::ToChild => (Some(exec::above_stdio(read)?), Some(write)),
+                Direction::FromChild => (Some(exec::above_stdio(write)?), Some(read)),
             }
         }
-        StdioKind::Fd(fd) => (Some(dup_above_stdio(fd.as_fd())?), None),
+        StdioKind::Fd(fd) => (Some(exec::dup_above_stdio(fd.as_fd())?), None),
     })
-}
-
-/// A new pipe, both ends close-on-exec: `(read, write)`.
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: Both descriptors are new and owned by nothing else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A close-on-exec duplicate of `fd` numbered 3 or above.
-fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    // SAFETY: `F_DUPFD_CLOEXEC` only reads the descriptor, which is open as it is borrowed.
-    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `new` is a new descriptor owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
-/// `fd`, moved to a number above 2 if it is 0, 1 or 2 (when the parent has closed one of
-/// those), so that the child's `dup2()` onto 0, 1 and 2 cannot overwrite a descriptor it still
-/// needs. Close-on-exec is kept.
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        Ok(fd)
-    } else {
-        dup_above_stdio(fd.as_fd())
-    }
-}
-
-/// The steps of the child that can fail, reported in the top byte of the 4-byte report; the
-/// rest is `errno`.
-const STEP_EXEC: u32 = 0;
-/// `dup2()` of a standard stream failed.
-const STEP_STDIO: u32 = 1;
-/// `chdir()` failed.
-const STEP_CHDIR: u32 = 2;
-/// Where the step goes in the report.
-const STEP_SHIFT: u32 = 24;
-
-/// The 4 bytes the child writes when `step` failed with `errno`.
-fn encode_report(step: u32, errno: c_int) -> [u8; 4] {
-    // `errno` values are small and positive; the mask keeps a bogus one out of the step byte.
-    ((step << STEP_SHIFT) | (errno as u32 & ((1 << STEP_SHIFT) - 1))).to_ne_bytes()
-}
-
-/// The step and `errno` of a report.
-fn decode_report(report: [u8; 4]) -> (u32, c_int) {
-    let word = u32::from_ne_bytes(report);
-    (
-        word >> STEP_SHIFT,
-        (word & ((1 << STEP_SHIFT) - 1)) as c_int,
-    )
-}
-
-/// Reads the report pipe to its end: `None` on EOF without data (the program was executed),
-/// else the 4 bytes the child wrote before `_exit(127)`.
-fn read_report(fd: OwnedFd) -> io::Result<Option<[u8; 4]>> {
-    let mut file = File::from(fd);
-    let mut report = [0; 4];
-    let mut filled = 0;
-    while filled < report.len() {
-        match file.read(&mut report[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    match filled {
-        0 => Ok(None),
-        4 => Ok(Some(report)),
-        n => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the child wrote {n} bytes instead of 4 about why it could not execute"),
-        )),
-    }
-}
-
-/// Blocks all signals of the calling thread until dropped, which restores the previous mask.
-///
-/// Around `clone3()`, so that no signal handler of the parent (maybe Rust code that allocates or
-/// takes locks) runs in the child before it has reset the handlers.
-struct SignalsBlocked {
-    old: libc::sigset_t,
-}
-
-impl SignalsBlocked {
-    fn new() -> io::Result<Self> {
-        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: `sigfillset` initialises `all`; `pthread_sigmask` reads it and initialises
-        // `old` when it succeeds.
-        let ret = unsafe {
-            libc::sigfillset(all.as_mut_ptr());
-            libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), old.as_mut_ptr())
-        };
-        if ret != 0 {
-            return Err(io::Error::from_raw_os_error(ret));
-        }
-        Ok(SignalsBlocked {
-            // SAFETY: `pthread_sigmask` succeeded, so it filled in `old`.
-            old: unsafe { old.assume_init() },
-        })
-    }
-}
-
-impl Drop for SignalsBlocked {
-    fn drop(&mut self) {
-        // SAFETY: `self.old` is a valid signal set; restoring it cannot fail.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, ptr::null_mut()) };
-    }
-}
-
-/// Creates a child with `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL)`, plus
-/// `CLONE_NNP` if `nnp`, exit signal 0 and no new stack (fork-like: the child runs on a copy of
-/// the caller's memory), and runs `child` in it. Returns the child's pid and its autokill pidfd.
-///
-/// # Safety
-///
-/// `child` runs in the new, single-threaded copy of the process, with all signals blocked: it
-/// must only do async-signal-safe things (no allocation, no locks, no panics) and should end with
-/// `execve()` or `_exit()` (if it returns, the child calls `_exit(127)`).
-pub(crate) unsafe fn clone_autokill(
-    nnp: bool,
-    child: impl FnOnce(),
-) -> Result<(libc::pid_t, OwnedFd), Error> {
-    let mut flags = sys::CLONE_PIDFD | sys::CLONE_AUTOREAP | sys::CLONE_PIDFD_AUTOKILL;
-    if nnp {
-        flags |= sys::CLONE_NNP;
-    }
-    let mut pidfd: c_int = -1;
-    let mut args = sys::CloneArgs {
-        flags,
-        pidfd: ptr::addr_of_mut!(pidfd) as u64,
-        exit_signal: 0,
-        ..sys::CloneArgs::default()
-    };
-    let blocked = SignalsBlocked::new()?;
-    // SAFETY: No `CLONE_VM` and no stack: the child runs on its own copy of this stack and
-    // memory, like after `fork()`; the caller guarantees that `child` is async-signal-safe.
-    let ret = unsafe { sys::clone3_raw(&mut args, mem::size_of::<sys::CloneArgs>()) };
-    if ret == 0 {
-        child();
-        // SAFETY: `child` should not return; if it does, end the child without running anything
-        // of the parent's.
-        unsafe { libc::_exit(127) };
-    }
-    let error = io::Error::last_os_error();
-    drop(blocked);
-    if ret < 0 {
-        return Err(Error::from_clone3(error, nnp));
-    }
-    // SAFETY: `clone3()` succeeded with `CLONE_PIDFD`, so `pidfd` is a new descriptor that
-    // nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    // The kernel returns a pid in a `long`.
-    Ok((ret as libc::pid_t, pidfd))
-}
-
-/// The calling thread's `errno` (async-signal-safe).
-fn errno() -> c_int {
-    // SAFETY: `__errno_location` returns the address of this thread's `errno`.
-    unsafe { *libc::__errno_location() }
-}
-
-/// Writes the report for `step` failing with `errno` and exits with status 127.
-///
-/// Only in the child: async-signal-safe.
-fn fail(report: RawFd, step: u32, errno: c_int) -> ! {
-    let report_bytes = encode_report(step, errno);
-    loop {
-        // SAFETY: Writes 4 bytes from a live array to a descriptor; a bad descriptor only fails.
-        let n = unsafe { libc::write(report, report_bytes.as_ptr().cast(), report_bytes.len()) };
-        if n >= 0 || self::errno() != libc::EINTR {
-            break;
-        }
-    }
-    // SAFETY: Ends the process without running anything of the parent's (atexit handlers,
-    // stdio buffers).
-    unsafe { libc::_exit(127) }
-}
-
-/// The child's way from `clone3()` to `execve()`: resets signal handlers, sets up standard I/O
-/// and the working directory, sets the signal mask, then tries the candidate paths in turn.
-/// On failure it reports the step and `errno` through `plan.report` and exits with status 127.
-///
-/// Async-signal-safe: only system calls on data the parent prepared, no allocation, no locks,
-/// no panics. Meant to run only in a new child process (after `clone3()` or `fork()`).
-fn exec_child(plan: &ExecPlan) -> ! {
-    let report = plan.report.as_raw_fd();
-
-    // A handler of the parent's must not run in the child; signals caught by the parent get
-    // their default action again (`execve()` would do that too, but only at its end). Ignored
-    // signals stay ignored, except `SIGPIPE`, which the Rust runtime ignores.
-    for signal in 1..=plan.max_signal {
-        let mut action = MaybeUninit::<libc::sigaction>::uninit();
-        // SAFETY: Queries the action of `signal` into `action`; fails for invalid signals.
-        let queried = unsafe { libc::sigaction(signal, ptr::null(), action.as_mut_ptr()) } == 0;
-        if queried {
-            // SAFETY: `sigaction` succeeded, so `action` is initialised.
-            let handler = unsafe { action.assume_init_ref() }.sa_sigaction;
-            if handler != libc::SIG_DFL && (handler != libc::SIG_IGN || signal == libc::SIGPIPE) {
-                // SAFETY: Sets the default action from a valid `struct sigaction`.
-                unsafe { libc::sigaction(signal, &plan.default_action, ptr::null_mut()) };
-            }
-        }
-    }
-
-    // All prepared descriptors are above 2 and close-on-exec, so the order does not matter and
-    // `dup2()` leaves close-on-exec off on 0, 1 and 2.
-    for (target, fd) in (0..).zip(&plan.stdio) {
-        if let Some(fd) = fd {
-            // SAFETY: Plain system call on descriptors.
-            if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
-                fail(report, STEP_STDIO, errno());
-            }
-        }
-    }
-
-    if let Some(dir) = &plan.cwd {
-        // SAFETY: `dir` is a NUL-terminated string.
-        if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
-            fail(report, STEP_CHDIR, errno());
-        }
-    }
-
-    // SAFETY: Sets the mask from a valid signal set.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &plan.sigmask, ptr::null_mut()) };
-
-    // Like `execvp()`: go on with the next candidate if this one does not exist or cannot be
-    // searched; report `EACCES` if some candidate had it and none worked, else the last error.
-    // Any other error decides.
-    let error = 'search: {
-        let mut eacces = false;
-        let mut last = libc::ENOENT;
-        for &path in plan.candidates.ptrs.iter().take_while(|p| !p.is_null()) {
-            // SAFETY: `path` and the strings of the NULL-terminated arrays `argv` and `envp`
-            // are NUL-terminated strings alive in `plan`. Returns only on failure.
-            unsafe { libc::execve(path, plan.argv.as_ptr(), plan.envp.as_ptr()) };
-            last = errno();
-            match last {
-                libc::EACCES => eacces = true,
-                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => break 'search last,
-            }
-        }
-        if eacces {
-            libc::EACCES
-        } else {
-            last
-        }
-    };
-    fail(report, STEP_EXEC, error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys;
-    use std::io::Write;
+    use crate::exec::{
+        decode_report, encode_report, read_report, STEP_CHDIR, STEP_EXEC, STEP_STDIO,
+    };
+    use std::io::{Read, Write};
+    use std::mem::MaybeUninit;
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
     use std::process::ExitStatus;
+    use std::ptr;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn strings(array: &CStringArray) -> Vec<String> {
@@ -771,20 +880,21 @@ mod tests {
         cmd.arg("a")
             .args(["b", "c"])
             .current_dir("/tmp")
-            .nnp(false)
+            .no_new_privs(false)
             .stdin(Stdio::null());
         assert_eq!(cmd.get_program(), "prog");
         assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(cmd.get_current_dir(), Some(Path::new("/tmp")));
-        assert!(!cmd.get_nnp());
-        assert!(Command::new("x").get_nnp(), "NNP is on by default");
+        assert!(!cmd.get_no_new_privs());
+        assert!(Command::new("x").get_no_new_privs(), "NNP is on by default");
+        assert!(!cmd.get_kill_tree());
     }
 
     #[test]
     fn argv_starts_with_the_program_as_given() {
         let mut cmd = Command::new("echo");
         cmd.args(["hello", "", "wörld"]);
-        let (plan, _) = cmd.prepare().unwrap();
+        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
         assert_eq!(strings(&plan.argv), ["echo", "hello", "", "wörld"]);
         assert_eq!(plan.argv.ptrs.len(), 5);
         assert!(plan.argv.ptrs[4].is_null());
@@ -800,25 +910,28 @@ mod tests {
             .envs([("B", "2"), ("C", "3")])
             .env_remove("B")
             .env("A", "4");
-        let (plan, _) = cmd.prepare().unwrap();
+        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
         assert_eq!(strings(&plan.envp), ["A=4", "C=3"]);
 
         // env_clear() forgets earlier changes.
         let mut cmd = Command::new("x");
         cmd.env("GONE", "1").env_clear().env("KEPT", "1");
-        assert_eq!(strings(&cmd.prepare().unwrap().0.envp), ["KEPT=1"]);
+        assert_eq!(
+            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp),
+            ["KEPT=1"]
+        );
 
         // Without env_clear() the parent's environment is the base.
         let inherited = std::env::vars_os().count();
         let mut cmd = Command::new("x");
         cmd.env("AUTOKILL_TEST_NEW_VARIABLE", "yes");
-        let envp = strings(&cmd.prepare().unwrap().0.envp);
+        let envp = strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp);
         assert_eq!(envp.len(), inherited + 1);
         assert!(envp.contains(&"AUTOKILL_TEST_NEW_VARIABLE=yes".to_owned()));
         if let Some(path) = std::env::var_os("PATH") {
             let mut cmd = Command::new("x");
             cmd.env_remove("PATH");
-            let envp = strings(&cmd.prepare().unwrap().0.envp);
+            let envp = strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp);
             assert_eq!(envp.len(), inherited - 1);
             assert!(!envp.contains(&format!("PATH={}", path.to_str().unwrap())));
         }
@@ -826,7 +939,7 @@ mod tests {
 
     #[test]
     fn nul_bytes_and_bad_names_are_invalid_input() {
-        let invalid = |cmd: &mut Command| match cmd.prepare() {
+        let invalid = |cmd: &mut Command| match cmd.prepare(INHERIT_ALL) {
             Err(Error::Io(error)) => {
                 assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
                 error.to_string()
@@ -883,12 +996,12 @@ mod tests {
         let mut cmd = Command::new("prog");
         cmd.env("PATH", "/only/here");
         assert_eq!(
-            strings(&cmd.prepare().unwrap().0.candidates),
+            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.candidates),
             ["/only/here/prog"]
         );
         cmd.env_remove("PATH");
         assert_eq!(
-            strings(&cmd.prepare().unwrap().0.candidates),
+            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.candidates),
             ["/bin/prog", "/usr/bin/prog"]
         );
     }
@@ -929,11 +1042,11 @@ mod tests {
     #[test]
     fn report_pipe_reading() {
         // EOF without data: the program was executed.
-        let (read, write) = pipe().unwrap();
+        let (read, write) = sys::pipe().unwrap();
         drop(write);
         assert_eq!(read_report(read).unwrap(), None);
         // Four bytes: the errno.
-        let (read, write) = pipe().unwrap();
+        let (read, write) = sys::pipe().unwrap();
         File::from(write)
             .write_all(&encode_report(STEP_EXEC, libc::ENOEXEC))
             .unwrap();
@@ -942,7 +1055,7 @@ mod tests {
             Some(encode_report(STEP_EXEC, libc::ENOEXEC))
         );
         // A short report is an error, not success.
-        let (read, write) = pipe().unwrap();
+        let (read, write) = sys::pipe().unwrap();
         File::from(write).write_all(&[1, 2]).unwrap();
         assert_eq!(
             read_report(read).unwrap_err().kind(),
@@ -956,7 +1069,7 @@ mod tests {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(File::open("/dev/null").unwrap());
-        let (plan, parent) = cmd.prepare().unwrap();
+        let (plan, parent) = cmd.prepare(INHERIT_ALL).unwrap();
         for fd in plan.stdio.iter().flatten().chain([&plan.report]) {
             assert!(fd.as_raw_fd() > 2);
             // SAFETY: Reads the descriptor flags of an open descriptor.
@@ -967,41 +1080,49 @@ mod tests {
         assert!(parent.stdout.is_none() && parent.stderr.is_none());
 
         let fd: OwnedFd = File::open("/dev/null").unwrap().into();
-        let low = above_stdio(fd).unwrap();
+        let low = exec::above_stdio(fd).unwrap();
         assert!(low.as_raw_fd() > 2);
     }
 
-    /// A child created with plain `fork()` running the same path as after `clone3()`, so that
-    /// the child's side can be tested on kernels without `CLONE_PIDFD_AUTOKILL`.
+    /// A child created by the same `clone3()` and running the same path as [`Command::spawn`]'s,
+    /// but without the autokill flags and with `SIGCHLD` as its exit signal (so that it can be
+    /// waited for), so that the child's side can be tested on kernels without
+    /// `CLONE_PIDFD_AUTOKILL`. The namespaces of `kill_tree` are those of `spawn`.
     struct Forked {
         pid: libc::pid_t,
+        pidfd: OwnedFd,
         result: Result<(), Error>,
         stdin: Option<ChildStdin>,
         stdout: Option<ChildStdout>,
     }
 
     impl Forked {
-        fn run(cmd: &Command) -> Forked {
-            let (plan, parent) = cmd.prepare().unwrap();
-            let blocked = SignalsBlocked::new().unwrap();
-            // SAFETY: The child only runs the async-signal-safe `exec_child`.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                exec_child(&plan);
-            }
-            drop(blocked);
-            assert!(pid > 0, "fork: {}", io::Error::last_os_error());
+        fn run(cmd: &mut Command) -> Forked {
+            Self::try_run(cmd).unwrap()
+        }
+
+        /// Like [`Forked::run`], `Err` if `clone3()` fails.
+        fn try_run(cmd: &mut Command) -> io::Result<Forked> {
+            let (plan, parent) = cmd.prepare(INHERIT_ALL).unwrap();
+            let flags = cmd.namespace_flags(&plan);
+            let pre_exec = &mut cmd.pre_exec;
+            // SAFETY: The child only runs the async-signal-safe `exec_child` and the test's
+            // async-signal-safe pre-exec closures.
+            let (pid, pidfd) = unsafe {
+                exec::clone_child(flags, libc::SIGCHLD, || exec::exec_child(&plan, pre_exec))
+            }?;
             drop(plan);
             let result = match read_report(parent.report).unwrap() {
                 None => Ok(()),
                 Some(report) => Err(cmd.report_error(report)),
             };
-            Forked {
+            Ok(Forked {
                 pid,
+                pidfd,
                 result,
                 stdin: parent.stdin,
                 stdout: parent.stdout,
-            }
+            })
         }
 
         fn output(&mut self) -> String {
@@ -1052,7 +1173,7 @@ mod tests {
             "/nonexistent/autokill-test",
             "autokill-test-no-such-program",
         ] {
-            let forked = Forked::run(&Command::new(program));
+            let forked = Forked::run(&mut Command::new(program));
             match &forked.result {
                 Err(Error::Exec { program: p, source }) => {
                     assert_eq!(p, program);
@@ -1075,7 +1196,7 @@ mod tests {
             (&not_executable, libc::EACCES),
             (&not_a_program, libc::ENOEXEC),
         ] {
-            let forked = Forked::run(&Command::new(path));
+            let forked = Forked::run(&mut Command::new(path));
             match &forked.result {
                 Err(Error::Exec { source, .. }) => assert_eq!(source.raw_os_error(), Some(errno)),
                 other => panic!("{path:?}: {other:?}"),
@@ -1119,7 +1240,7 @@ mod tests {
             .current_dir("/proc")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        let mut forked = Forked::run(&cmd);
+        let mut forked = Forked::run(&mut cmd);
         assert!(forked.result.is_ok(), "{:?}", forked.result);
         let mut stdin = forked.stdin.take().unwrap();
         stdin.write_all(b"input\n").unwrap();
@@ -1136,7 +1257,7 @@ mod tests {
         cmd.args(["-c", "cat; echo to-file"])
             .stdin(Stdio::null())
             .stdout(File::create(&file).unwrap());
-        let forked = Forked::run(&cmd);
+        let forked = Forked::run(&mut cmd);
         assert!(forked.result.is_ok());
         assert_eq!(forked.wait().code(), Some(0));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "to-file\n");
@@ -1225,5 +1346,267 @@ mod tests {
                 other => panic!("expected Unsupported, got {:?}", other.err()),
             }
         }
+    }
+
+    #[test]
+    fn builder_records_the_commandext_options() {
+        let mut cmd = Command::new("prog");
+        cmd.env("A", "1").env_remove("B").env("C", "3");
+        assert_eq!(
+            cmd.get_envs().collect::<Vec<_>>(),
+            [
+                (OsStr::new("A"), Some(OsStr::new("1"))),
+                (OsStr::new("B"), None),
+                (OsStr::new("C"), Some(OsStr::new("3")))
+            ]
+        );
+        cmd.env_clear().env("D", "4");
+        assert_eq!(cmd.get_envs().len(), 1);
+        cmd.arg0("shown").arg("x").kill_tree(true);
+        assert!(cmd.get_kill_tree());
+        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
+        assert_eq!(strings(&plan.argv), ["shown", "x"]);
+        assert_eq!(
+            strings(&plan.candidates).len(),
+            2,
+            "still searches for prog"
+        );
+        assert!(Stdio::piped().makes_pipe() && !Stdio::null().makes_pipe());
+    }
+
+    #[test]
+    fn output_defaults_capture_and_null_stdin() {
+        let (plan, parent) = Command::new("x").prepare(CAPTURE).unwrap();
+        assert!(plan.stdio.iter().all(Option::is_some));
+        assert!(parent.stdin.is_none() && parent.stdout.is_some() && parent.stderr.is_some());
+        // What the command sets wins over the defaults.
+        let (plan, parent) = Command::new("x")
+            .stdout(Stdio::inherit())
+            .prepare(CAPTURE)
+            .unwrap();
+        assert!(plan.stdio[1].is_none() && parent.stdout.is_none());
+        let (plan, _) = Command::new("x").prepare(INHERIT_ALL).unwrap();
+        assert!(plan.stdio.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn arg0_and_process_group() {
+        let mut forked = Forked::run(
+            Command::new("sh")
+                .arg0("custom-name")
+                .args([
+                    "-c",
+                    "tr '\\0' ' ' </proc/$$/cmdline; echo; cut -d' ' -f5 /proc/self/stat",
+                ])
+                .process_group(0)
+                .stdout(Stdio::piped()),
+        );
+        assert!(forked.result.is_ok(), "{:?}", forked.result);
+        let out = forked.output();
+        let pid = forked.pid;
+        assert!(forked.wait().success());
+        let mut lines = out.lines();
+        assert!(
+            lines.next().unwrap().starts_with("custom-name -c "),
+            "{out}"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            pid.to_string(),
+            "a new group named by the child"
+        );
+    }
+
+    #[test]
+    fn pre_exec_runs_after_the_kernel_cleared_the_handlers() {
+        extern "C" fn handler(_: libc::c_int) {}
+        // A handler in this process; CLONE_CLEAR_SIGHAND must have reset it in the child before
+        // anything of ours runs there. No test sends SIGURG.
+        // SAFETY: Installs an empty handler for a signal nothing sends here.
+        unsafe { libc::signal(libc::SIGURG, handler as *const () as libc::sighandler_t) };
+        let handler_is_reset = || {
+            let mut old = MaybeUninit::<libc::sigaction>::uninit();
+            // SAFETY: Queries the action of SIGURG into `old`.
+            if unsafe { libc::sigaction(libc::SIGURG, ptr::null(), old.as_mut_ptr()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `sigaction` succeeded, so `old` is initialised.
+            if unsafe { old.assume_init() }.sa_sigaction != libc::SIG_DFL {
+                return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            }
+            Ok(())
+        };
+        let mut cmd = Command::new("true");
+        // SAFETY: The closure only calls the async-signal-safe `sigaction()`.
+        unsafe { cmd.pre_exec(handler_is_reset) };
+        let forked = Forked::run(&mut cmd);
+        // SAFETY: Restores the default action.
+        unsafe { libc::signal(libc::SIGURG, libc::SIG_DFL) };
+        assert!(
+            forked.result.is_ok(),
+            "handler not reset: {:?}",
+            forked.result
+        );
+        assert!(forked.wait().success());
+
+        // A failing closure: its errno, exit status 127, and later closures do not run.
+        let mut cmd = Command::new("true");
+        // SAFETY: The closures touch no memory and call nothing.
+        unsafe {
+            cmd.pre_exec(|| Err(io::Error::from_raw_os_error(libc::EXDEV)))
+                .pre_exec(|| Err(io::Error::from_raw_os_error(libc::ENOTSUP)))
+        };
+        let forked = Forked::run(&mut cmd);
+        match &forked.result {
+            Err(Error::Io(error)) => assert_eq!(error.raw_os_error(), Some(libc::EXDEV)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(forked.wait().code(), Some(127));
+    }
+
+    #[test]
+    fn uid_gid_and_groups() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "id -u; id -g; id -G"])
+            .uid(65534)
+            .gid(65533)
+            .groups(&[65533, 65532])
+            .stdout(Stdio::piped());
+        // SAFETY: `geteuid()` cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            // Unprivileged: the child reports setgroups()' EPERM.
+            let forked = Forked::run(&mut cmd);
+            assert!(
+                matches!(&forked.result, Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM))
+            );
+            forked.wait();
+            return;
+        }
+        let mut forked = Forked::run(&mut cmd);
+        assert!(forked.result.is_ok(), "{:?}", forked.result);
+        assert_eq!(forked.output(), "65534\n65533\n65533 65532\n");
+        assert!(forked.wait().success());
+        // A uid without groups drops root's supplementary groups, as std does.
+        let mut forked = Forked::run(
+            Command::new("sh")
+                .args(["-c", "id -G"])
+                .uid(65534)
+                .gid(65534)
+                .stdout(Stdio::piped()),
+        );
+        assert_eq!(forked.output(), "65534\n");
+        assert!(forked.wait().success());
+    }
+
+    /// The pid (in our namespace) of a child of `parent`, found in `/proc`; waits up to 30 s.
+    pub(crate) fn child_of(parent: libc::pid_t) -> libc::pid_t {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                    continue;
+                };
+                // The fields after the command name, which is in parentheses.
+                let fields = &stat[stat.rfind(')').unwrap() + 2..];
+                let ppid = fields.split(' ').nth(1).unwrap().parse::<libc::pid_t>();
+                if ppid == Ok(parent) {
+                    return pid;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no child of {parent}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Runs the tree check of [`kill_tree_namespace_takes_the_grandchildren`]; the error says
+    /// what failed.
+    fn check_tree_kill() -> Result<(), String> {
+        use std::io::BufRead;
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' TERM; sleep 1000 & echo $$ $!; wait"])
+            .kill_tree(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        let mut forked = Forked::try_run(&mut cmd).map_err(|e| format!("clone3: {e}"))?;
+        forked
+            .result
+            .as_ref()
+            .map_err(|e| format!("spawn: {e:?}"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(forked.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if line != "1 2\n" {
+            return Err(format!(
+                "the shell is not pid 1 with its child pid 2: {line:?}"
+            ));
+        }
+        let grandchild = child_of(forked.pid);
+        let watcher = sys::pidfd_open(grandchild, 0).unwrap();
+        if sys::pidfd_wait_reaped(watcher.as_fd(), Some(std::time::Duration::from_millis(200)))
+            .unwrap()
+        {
+            return Err("the grandchild died early".into());
+        }
+        sys::pidfd_send_signal(forked.pidfd.as_fd(), libc::SIGKILL).unwrap();
+        let status = forked.wait();
+        if status.signal() != Some(libc::SIGKILL) {
+            return Err(format!("init status {status:?}"));
+        }
+        // The init of a pid namespace is reaped only after every other process in it.
+        if !sys::pidfd_wait_reaped(watcher.as_fd(), Some(std::time::Duration::ZERO)).unwrap() {
+            return Err("the grandchild outlived the reaped init".into());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn kill_tree_namespace_takes_the_grandchildren() {
+        // As this test process is (root: CLONE_NEWPID only, else with CLONE_NEWUSER).
+        check_tree_kill().unwrap();
+    }
+
+    #[test]
+    fn kill_tree_unprivileged_through_a_user_namespace() {
+        let code = crate::tests::in_helper(|| {
+            if crate::tests::become_nobody().is_err() {
+                return 10;
+            }
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "echo $$; cat /proc/self/uid_map; id -u"])
+                .kill_tree(true)
+                .stdout(Stdio::piped());
+            let mut forked = match Forked::try_run(&mut cmd) {
+                Ok(forked) => forked,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSPC)) => {
+                    return 11;
+                }
+                Err(_) => return 12,
+            };
+            if forked.result.is_err() {
+                return 13;
+            }
+            let out = forked.output();
+            let words: Vec<&str> = out.split_whitespace().collect();
+            if words != ["1", "65534", "65534", "1", "65534"] || !forked.wait().success() {
+                return 14;
+            }
+            match check_tree_kill() {
+                Ok(()) => 0,
+                Err(_) => 15,
+            }
+        });
+        if code == 11 && std::env::var_os("AUTOKILL_REQUIRE_SUPPORT").is_none_or(|v| v == "0") {
+            println!("skipped: unprivileged user namespaces are not allowed here");
+            return;
+        }
+        assert_eq!(
+            code, 0,
+            "as nobody: 10 = cannot drop privileges, 11 = user namespace refused, 12 = clone3 \
+             failed, 13 = child failed, 14 = wrong pid or maps, 15 = tree survived"
+        );
     }
 }

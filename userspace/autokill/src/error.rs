@@ -9,19 +9,35 @@ use std::path::PathBuf;
 
 /// Why a child process could not be spawned.
 ///
-/// Each message says what to do about it. [`From<Error> for io::Error`](#impl-From<Error>-for-Error)
-/// keeps the message and picks a matching [`io::ErrorKind`].
+/// Each message says what failed and what to do about it; the underlying [`io::Error`], where
+/// there is one, is the [`source`](std::error::Error::source), not part of the message (print
+/// the chain to see both). [`From<Error> for io::Error`](#impl-From<Error>-for-Error) keeps the
+/// message and picks a matching [`io::ErrorKind`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The kernel does not know `CLONE_PIDFD_AUTOKILL`: `clone3()` failed with `EINVAL` for a
-    /// valid combination of flags (kernels before Linux 7.1), or with `ENOSYS` (no `clone3()` at
-    /// all, or a seccomp filter, like some container runtimes install, refuses it).
+    /// valid combination of flags (kernels before Linux 7.1), or with `ENOSYS` while no seccomp
+    /// filter is installed (a kernel without `clone3()`, before Linux 5.3).
     Unsupported,
+    /// `clone3()` failed with `ENOSYS` while this process runs under a seccomp filter: the
+    /// filter (as container runtimes install, to make the C library fall back to `clone()`)
+    /// refuses `clone3()`, whatever the kernel supports. Allow `clone3()` in the filter (the
+    /// container's seccomp profile).
+    Seccomp,
     /// `clone3()` failed with `EPERM` for a child without `CLONE_NNP`
-    /// ([`Command::nnp(false)`](crate::Command::nnp)): arming autokill for a child that may gain
-    /// privileges needs `CAP_SYS_ADMIN`.
+    /// ([`Command::no_new_privs(false)`](crate::Command::no_new_privs)): arming autokill for a
+    /// child that may gain privileges needs `CAP_SYS_ADMIN`.
     PermissionDenied,
+    /// The pid namespace (and user namespace) of [`Command::kill_tree`](crate::Command::kill_tree)
+    /// could not be created: `clone3()` refused `CLONE_NEWPID` or `CLONE_NEWUSER` (no
+    /// `CONFIG_PID_NS` or `CONFIG_USER_NS`, user namespaces disabled for unprivileged users, the
+    /// namespace limits of `/proc/sys/user`, nesting deeper than 32), or the child could not
+    /// write its uid and gid maps.
+    Namespace {
+        /// The error of `clone3()` or of writing `/proc/self/{setgroups,uid_map,gid_map}`.
+        source: io::Error,
+    },
     /// The child was created but could not execute the program (`execve()` failed); the child
     /// has exited with status 127.
     Exec {
@@ -40,7 +56,9 @@ pub enum Error {
         source: io::Error,
     },
     /// Any other error: preparing the arguments (a NUL byte in a string), creating pipes,
-    /// `clone3()` failing for lack of resources, or setting up the child's standard I/O.
+    /// `clone3()` failing for lack of resources, setting up the child's standard I/O, its
+    /// user, groups or process group, or a [`pre_exec`](crate::Command::pre_exec) closure
+    /// failing.
     Io(io::Error),
 }
 
@@ -51,21 +69,24 @@ impl fmt::Display for Error {
                 "cannot spawn a child with an autokill pidfd: clone3() with CLONE_PIDFD_AUTOKILL \
                  is not supported by this kernel (needs Linux 7.1+ with CLONE_PIDFD_AUTOKILL)",
             ),
+            Error::Seccomp => f.write_str(
+                "cannot spawn a child with an autokill pidfd: a seccomp filter refuses clone3() \
+                 (ENOSYS); allow clone3 in the seccomp profile (of the container)",
+            ),
             Error::PermissionDenied => f.write_str(
                 "permission denied: a child without no_new_privs (CLONE_NNP off) may only be \
                  spawned with an autokill pidfd by a caller with CAP_SYS_ADMIN; keep no_new_privs \
                  on (the default) or run with CAP_SYS_ADMIN",
             ),
-            Error::Exec { program, source } => {
-                write!(f, "cannot execute {program:?}: {source}")
+            Error::Namespace { .. } => f.write_str(
+                "cannot create the pid namespace that kills the whole process tree: needs \
+                 CAP_SYS_ADMIN or unprivileged user namespaces (CONFIG_PID_NS, CONFIG_USER_NS)",
+            ),
+            Error::Exec { program, .. } => write!(f, "cannot execute {program:?}"),
+            Error::CurrentDir { dir, .. } => {
+                write!(f, "cannot change the child's working directory to {dir:?}")
             }
-            Error::CurrentDir { dir, source } => {
-                write!(
-                    f,
-                    "cannot change the child's working directory to {dir:?}: {source}"
-                )
-            }
-            Error::Io(source) => write!(f, "cannot spawn the child process: {source}"),
+            Error::Io(_) => f.write_str("cannot spawn the child process"),
         }
     }
 }
@@ -73,10 +94,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Unsupported | Error::PermissionDenied => None,
-            Error::Exec { source, .. } | Error::CurrentDir { source, .. } | Error::Io(source) => {
-                Some(source)
-            }
+            Error::Unsupported | Error::Seccomp | Error::PermissionDenied => None,
+            Error::Namespace { source }
+            | Error::Exec { source, .. }
+            | Error::CurrentDir { source, .. }
+            | Error::Io(source) => Some(source),
         }
     }
 }
@@ -87,25 +109,52 @@ impl From<io::Error> for Error {
     }
 }
 
+/// The [`io::ErrorKind`] of the error, with the error as the inner error; an [`Error::Io`]
+/// becomes its [`io::Error`] unchanged.
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         let kind = match error {
             Error::Io(source) => return source,
-            Error::Unsupported => io::ErrorKind::Unsupported,
+            Error::Unsupported | Error::Seccomp => io::ErrorKind::Unsupported,
             Error::PermissionDenied => io::ErrorKind::PermissionDenied,
-            Error::Exec { ref source, .. } | Error::CurrentDir { ref source, .. } => source.kind(),
+            Error::Namespace { ref source }
+            | Error::Exec { ref source, .. }
+            | Error::CurrentDir { ref source, .. } => source.kind(),
         };
         io::Error::new(kind, error)
     }
 }
 
-impl Error {
-    /// Maps a failed `clone3()` with the autokill flags to an error; `nnp` says whether
+/// What was asked of `clone3()`, to tell its errors apart.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CloneContext {
     /// `CLONE_NNP` was set.
-    pub(crate) fn from_clone3(error: io::Error, nnp: bool) -> Self {
+    pub(crate) nnp: bool,
+    /// `CLONE_NEWPID` (and maybe `CLONE_NEWUSER`) was set.
+    pub(crate) namespaces: bool,
+    /// The caller runs under a seccomp filter (`PR_GET_SECCOMP` said 2).
+    pub(crate) seccomp_filter: bool,
+    /// Whether the kernel supports autokill without namespaces, if known (a failure with
+    /// namespaces asks [`crate::supported`]).
+    pub(crate) autokill_supported: Option<bool>,
+}
+
+impl Error {
+    /// Maps a failed `clone3()` with the autokill flags to an error.
+    pub(crate) fn from_clone3(error: io::Error, context: CloneContext) -> Self {
         match error.raw_os_error() {
-            Some(libc::EINVAL | libc::ENOSYS) => Error::Unsupported,
-            Some(libc::EPERM) if !nnp => Error::PermissionDenied,
+            Some(libc::ENOSYS) if context.seccomp_filter => Error::Seccomp,
+            Some(libc::ENOSYS) => Error::Unsupported,
+            Some(libc::EINVAL)
+                if context.namespaces && context.autokill_supported == Some(true) =>
+            {
+                Error::Namespace { source: error }
+            }
+            Some(libc::EINVAL) => Error::Unsupported,
+            Some(libc::EPERM) if !context.nnp => Error::PermissionDenied,
+            Some(libc::EPERM | libc::ENOSPC | libc::EUSERS) if context.namespaces => {
+                Error::Namespace { source: error }
+            }
             _ => Error::Io(error),
         }
     }
@@ -133,30 +182,37 @@ mod tests {
             program: "frobnicate".into(),
             source: io::Error::from_raw_os_error(libc::ENOENT),
         };
-        assert_eq!(
-            exec.to_string(),
-            format!(
-                "cannot execute \"frobnicate\": {}",
-                io::Error::from_raw_os_error(libc::ENOENT)
-            )
-        );
+        // The source's message is not repeated: source() returns it.
+        assert_eq!(exec.to_string(), "cannot execute \"frobnicate\"");
         let dir = Error::CurrentDir {
             dir: "/nowhere".into(),
             source: io::Error::from_raw_os_error(libc::ENOENT),
         };
-        assert!(dir
-            .to_string()
-            .starts_with("cannot change the child's working directory to \"/nowhere\": "));
+        assert_eq!(
+            dir.to_string(),
+            "cannot change the child's working directory to \"/nowhere\""
+        );
         let io = Error::Io(io::Error::from_raw_os_error(libc::EAGAIN));
-        assert!(io
+        assert_eq!(io.to_string(), "cannot spawn the child process");
+        assert!(Error::Seccomp
             .to_string()
-            .starts_with("cannot spawn the child process: "));
+            .contains("seccomp filter refuses clone3()"));
+        let ns = Error::Namespace {
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert!(ns.to_string().contains("user namespaces"));
     }
 
     #[test]
     fn sources() {
         assert!(Error::Unsupported.source().is_none());
+        assert!(Error::Seccomp.source().is_none());
         assert!(Error::PermissionDenied.source().is_none());
+        let ns = Error::Namespace {
+            source: io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let source = ns.source().unwrap().downcast_ref::<io::Error>().unwrap();
+        assert_eq!(source.raw_os_error(), Some(libc::ENOSPC));
         let exec = Error::Exec {
             program: "x".into(),
             source: io::Error::from_raw_os_error(libc::EACCES),
@@ -168,26 +224,45 @@ mod tests {
     #[test]
     fn clone3_errno_mapping() {
         let e = |errno| io::Error::from_raw_os_error(errno);
+        let plain = CloneContext {
+            nnp: true,
+            ..CloneContext::default()
+        };
+        let without_nnp = CloneContext::default();
+        let seccomp = CloneContext {
+            seccomp_filter: true,
+            ..plain
+        };
+        let tree = |supported| CloneContext {
+            namespaces: true,
+            autokill_supported: supported,
+            ..plain
+        };
+        let map = |errno, context| Error::from_clone3(e(errno), context);
+        assert!(matches!(map(libc::EINVAL, plain), Error::Unsupported));
+        assert!(matches!(map(libc::ENOSYS, without_nnp), Error::Unsupported));
+        assert!(matches!(map(libc::ENOSYS, seccomp), Error::Seccomp));
+        // A seccomp filter's EINVAL or EPERM cannot be told from the kernel's.
+        assert!(matches!(map(libc::EINVAL, seccomp), Error::Unsupported));
         assert!(matches!(
-            Error::from_clone3(e(libc::EINVAL), true),
-            Error::Unsupported
-        ));
-        assert!(matches!(
-            Error::from_clone3(e(libc::ENOSYS), false),
-            Error::Unsupported
-        ));
-        assert!(matches!(
-            Error::from_clone3(e(libc::EPERM), false),
+            map(libc::EPERM, without_nnp),
             Error::PermissionDenied
         ));
+        assert!(matches!(map(libc::EPERM, plain), Error::Io(_)));
+        assert!(matches!(map(libc::EAGAIN, without_nnp), Error::Io(_)));
+        // With namespaces: EINVAL is theirs only if autokill alone works.
         assert!(matches!(
-            Error::from_clone3(e(libc::EPERM), true),
-            Error::Io(_)
+            map(libc::EINVAL, tree(Some(true))),
+            Error::Namespace { .. }
         ));
         assert!(matches!(
-            Error::from_clone3(e(libc::EAGAIN), false),
-            Error::Io(_)
+            map(libc::EINVAL, tree(Some(false))),
+            Error::Unsupported
         ));
+        for errno in [libc::EPERM, libc::ENOSPC, libc::EUSERS] {
+            assert!(matches!(map(errno, tree(None)), Error::Namespace { .. }));
+        }
+        assert!(matches!(map(libc::ENOMEM, tree(None)), Error::Io(_)));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL)` (Linux 7.1+). The returned
 //! [`Child`] owns the child's pidfd, and the kernel sends the child `SIGKILL` when the last
 //! reference to that pidfd goes away: when the `Child` is dropped, and also when this process
-//! exits or dies in any way, `SIGKILL` included. No cooperation from the child, no helper
-//! process, no `PR_SET_PDEATHSIG` (which follows the parent thread, not the process, and does
-//! not cover the handle being dropped).
+//! exits or dies in any way, `SIGKILL` and `panic = "abort"` included. No cooperation from the
+//! child, no helper process, no `PR_SET_PDEATHSIG` (which follows the parent thread, not the
+//! process, and does not cover the handle being dropped).
+//! [`Command::kill_tree`] extends that to every process the child starts.
 //!
 //! ```no_run
 //! use std::io::Read;
@@ -16,32 +17,37 @@
 //!
 //! // Killed by the kernel when `server` is dropped or this process dies.
 //! let server = Command::new("sleep").arg("1000").spawn()?;
-//! println!("running as pid {}", server.pid());
+//! println!("running as pid {}", server.id());
 //!
-//! // Talk to a child through pipes and get its exit status.
-//! let mut child = Command::new("sh")
-//!     .args(["-c", "echo hello; exit 3"])
-//!     .stdout(Stdio::piped())
+//! // Run a program to its end and collect its output.
+//! let output = Command::new("sh").args(["-c", "echo hello; exit 3"]).output()?;
+//! assert_eq!(output.stdout, b"hello\n");
+//! assert_eq!(output.status.code(), Some(3));
+//!
+//! // A shell and everything it starts: all of it dies with `tree`.
+//! let tree = Command::new("sh")
+//!     .args(["-c", "sleep 1000 & sleep 1000"])
+//!     .kill_tree(true)
 //!     .spawn()?;
-//! let mut out = String::new();
-//! child.stdout.take().expect("piped").read_to_string(&mut out)?;
-//! assert_eq!(out, "hello\n");
-//! assert_eq!(child.wait()?.code(), Some(3));
 //!
 //! drop(server); // SIGKILL
+//! drop(tree); // SIGKILL for the shell and both sleeps
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # What the kernel requires
 //!
 //! - Linux 7.1 or later; older kernels make [`Command::spawn`] fail with
-//!   [`Error::Unsupported`], and [`supported`] tells in advance.
+//!   [`Error::Unsupported`] (or [`Error::Seccomp`] where a seccomp filter refuses `clone3()`),
+//!   and [`supported`] tells in advance.
 //! - `CLONE_AUTOREAP` goes with an exit signal of 0: the child is reaped by the kernel, never
 //!   becomes a zombie and cannot be waited for with `waitpid()`. [`Child::wait`] polls the pidfd
-//!   and reads the exit status with `ioctl(PIDFD_GET_INFO)`.
+//!   until the child is reaped and reads the exit status with `ioctl(PIDFD_GET_INFO)`.
 //! - The child gets `no_new_privs` (`CLONE_NNP`) by default, which lets any caller arm
-//!   autokill. Without it ([`Command::nnp(false)`](Command::nnp)) the caller needs
-//!   `CAP_SYS_ADMIN`, else [`Error::PermissionDenied`].
+//!   autokill. Without it ([`Command::no_new_privs(false)`](Command::no_new_privs)) the caller
+//!   needs `CAP_SYS_ADMIN`, else [`Error::PermissionDenied`].
+//! - [`Command::kill_tree`] needs `CONFIG_PID_NS`, and for callers without `CAP_SYS_ADMIN`
+//!   `CONFIG_USER_NS` with unprivileged user namespaces allowed, else [`Error::Namespace`].
 //!
 //! # The child between `clone3()` and `execve()`
 //!
@@ -49,27 +55,50 @@
 //! parent's memory with only the calling thread. Since other threads may have held locks (of the
 //! allocator, for instance) at that moment, the child only makes async-signal-safe system calls
 //! on data the parent prepared before `clone3()`: the `argv` and `envp` arrays, the candidate
-//! paths of a `PATH` search, the working directory, the descriptors for standard I/O and the
-//! signal mask. All signals are blocked around `clone3()`, so no handler of the parent runs in
-//! the child; the child resets caught signals (and `SIGPIPE`) to their default action, sets an
+//! paths of a `PATH` search, the working directory, the descriptors for standard I/O, the
+//! credentials and the signal mask. All signals are blocked around `clone3()` and
+//! `CLONE_CLEAR_SIGHAND` resets the handlers in the kernel, so no handler of the parent runs in
+//! the child; the child resets `SIGPIPE` (which the Rust runtime ignores) to its default, sets an
 //! empty signal mask and executes the program. If that fails it writes `errno` to a close-on-exec
 //! pipe and exits with status 127; [`Command::spawn`] reads the pipe, where end-of-file means the
 //! program runs, and returns [`Error::Exec`] otherwise.
 //!
+//! # Features
+//!
+//! - `tokio`: [`tokio::Child`](crate::tokio::Child), an async `wait()` and `output()` on
+//!   `tokio::io::unix::AsyncFd` of the pidfd, with tokio pipes; see the [`tokio`](crate::tokio)
+//!   module.
+//!
 //! The command-line tool `autokill-run` of this crate runs a program tied to its own lifetime
-//! (`autokill-run --help`).
+//! (`autokill-run --help`); `examples/` has a supervisor that keeps a pool of workers alive
+//! only as long as it lives.
 
 #![deny(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "the autokill crate needs Linux (clone3() with CLONE_PIDFD_AUTOKILL, Linux 7.1+); \
+     there is no equivalent on other systems"
+);
+
+#[cfg(target_os = "linux")]
 mod child;
+#[cfg(target_os = "linux")]
 mod command;
+#[cfg(target_os = "linux")]
 mod error;
+#[cfg(target_os = "linux")]
+mod exec;
+#[cfg(target_os = "linux")]
 pub mod sys;
+#[cfg(all(target_os = "linux", feature = "tokio"))]
+pub mod tokio;
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
+#[cfg(target_os = "linux")]
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
+#[cfg(target_os = "linux")]
 pub use command::{Command, Stdio};
+#[cfg(target_os = "linux")]
 pub use error::Error;
 
 /// Whether this kernel supports spawning children with an autokill pidfd.
@@ -81,9 +110,21 @@ pub use error::Error;
 /// probe work without privileges.
 ///
 /// The answer is cached once known: `true` after a successful probe, `false` after
-/// [`Error::Unsupported`]. Other failures (such as `EAGAIN` at the process limit) return
-/// `false` without caching, so a later call probes again.
+/// [`Error::Unsupported`] or [`Error::Seccomp`]. Other failures (such as `EAGAIN` at the process
+/// limit) return `false` without caching, so a later call probes again.
+///
+/// # Examples
+///
+/// ```
+/// if !autokill::supported() {
+///     eprintln!("this kernel cannot tie children to their parent; needs Linux 7.1+");
+/// }
+/// ```
+#[cfg(target_os = "linux")]
+#[must_use]
 pub fn supported() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
     const UNKNOWN: u8 = 0;
     const YES: u8 = 1;
     const NO: u8 = 2;
@@ -95,12 +136,13 @@ pub fn supported() -> bool {
         _ => {}
     }
     // SAFETY: The child only calls `_exit()`, which is async-signal-safe.
-    match unsafe { command::clone_autokill(true, || libc::_exit(0)) } {
+    let probe = unsafe { exec::clone_child(sys::AUTOKILL_NNP, 0, || libc::_exit(0)) };
+    match probe.map_err(|error| command::clone_error(error, true, false)) {
         Ok(_) => {
             ANSWER.store(YES, Ordering::Relaxed);
             true
         }
-        Err(Error::Unsupported) => {
+        Err(Error::Unsupported | Error::Seccomp) => {
             ANSWER.store(NO, Ordering::Relaxed);
             false
         }
@@ -123,6 +165,60 @@ pub(crate) mod tests {
         );
         println!("skipped: host kernel lacks CLONE_PIDFD_AUTOKILL (needs Linux 7.1+)");
         true
+    }
+
+    /// Runs `helper` in a forked process (a plain child) and returns its exit code; a panic in
+    /// it is 101.
+    ///
+    /// `helper` runs in a fork of the multi-threaded test process; it may allocate (glibc's
+    /// `fork()` makes that safe) but must not print.
+    pub(crate) fn in_helper(helper: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: The child only runs `helper` and exits, see above.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // Other tests' autokill pidfds must not live on in the helper (they would keep
+            // those tests' children alive).
+            // SAFETY: Closes descriptors that nothing in this new process uses.
+            unsafe { libc::close_range(3, libc::c_uint::MAX, 0) };
+            let code =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(helper)).unwrap_or(101);
+            // SAFETY: Ends the helper without running the test harness's exit code.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: Waits for our own child.
+        while unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINTR)
+            );
+        }
+        assert!(libc::WIFEXITED(status), "helper status {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+
+    /// Drops this (single-threaded, forked) process's privileges to nobody/nogroup with raw
+    /// system calls; `Ok(())` also when it is already unprivileged.
+    pub(crate) fn become_nobody() -> std::io::Result<()> {
+        // SAFETY: `geteuid()` cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(());
+        }
+        // SAFETY: Raw system calls on this process's credentials.
+        let dropped = unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) == 0
+                && libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) == 0
+        };
+        // Changing credentials made the process non-dumpable, which makes its /proc files
+        // root's; an ordinary unprivileged process is dumpable.
+        // SAFETY: Sets a flag of this process.
+        if dropped && unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
     }
 
     #[test]

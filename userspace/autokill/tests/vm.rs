@@ -58,7 +58,7 @@ macro_rules! require_autokill {
 
 /// A pidfd of our own for `pid`, to watch it die.
 fn watch(pid: u32) -> OwnedFd {
-    sys::pidfd_open(pid as libc::pid_t).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
+    sys::pidfd_open(pid as libc::pid_t, 0).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
 }
 
 /// Whether `fd` polls readable within `timeout`.
@@ -95,7 +95,7 @@ fn wait_within(child: &mut autokill::Child) -> std::process::ExitStatus {
     assert!(
         readable_within(child.as_fd(), DEATH_TIMEOUT),
         "child {} did not exit within {DEATH_TIMEOUT:?}",
-        child.pid()
+        child.id()
     );
     child.wait().unwrap()
 }
@@ -234,9 +234,9 @@ impl Drop for Helper {
 fn child_is_alive_until_dropped() {
     require_autokill!();
     let child = sleeper();
-    let watcher = watch(child.pid());
+    let watcher = watch(child.id());
     assert_alive(&watcher, "sleep");
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.pid())).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
     assert_eq!(cmdline, b"sleep\x00100\x00");
     drop(child);
     assert_dies(&watcher, "sleep after its Child was dropped");
@@ -246,7 +246,7 @@ fn child_is_alive_until_dropped() {
 fn duplicate_of_the_pidfd_keeps_the_child_alive() {
     require_autokill!();
     let child = sleeper();
-    let watcher = watch(child.pid());
+    let watcher = watch(child.id());
     let duplicate = child.as_fd().try_clone_to_owned().unwrap();
     drop(child);
     assert_alive(&watcher, "sleep with a duplicate of its pidfd open");
@@ -401,7 +401,7 @@ fn no_new_privs_by_default() {
 fn without_nnp_needs_cap_sys_admin() {
     require_autokill!();
     if !have_cap_sys_admin() {
-        let result = Command::new("true").nnp(false).spawn();
+        let result = Command::new("true").no_new_privs(false).spawn();
         assert!(
             matches!(result, Err(Error::PermissionDenied)),
             "{:?}",
@@ -410,7 +410,7 @@ fn without_nnp_needs_cap_sys_admin() {
         return;
     }
     // Privileged: allowed, and the child really lacks no_new_privs.
-    assert_eq!(no_new_privs(Command::new("cat").nnp(false)), "0");
+    assert_eq!(no_new_privs(Command::new("cat").no_new_privs(false)), "0");
 
     // Unprivileged (nobody, in a forked helper): refused without NNP, allowed with it.
     let (_read, write) = pipe();
@@ -424,7 +424,7 @@ fn without_nnp_needs_cap_sys_admin() {
         if !dropped {
             return 10;
         }
-        match Command::new("true").nnp(false).spawn() {
+        match Command::new("true").no_new_privs(false).spawn() {
             Err(Error::PermissionDenied) => {}
             _ => return 11,
         }
@@ -454,7 +454,7 @@ fn parent_killed_kills_child() {
         else {
             return 1;
         };
-        let pid = child.pid();
+        let pid = child.id();
         // SAFETY: Writes 4 bytes from a live value to the pipe.
         unsafe { libc::write(write.as_raw_fd(), (&pid as *const u32).cast(), 4) };
         // `child` stays alive (and with it the grandchild) until the helper is killed.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `autokill-run [--no-nnp] [--] PROGRAM [ARGS...]`: runs PROGRAM tied to the lifetime of this
-//! process with `clone3(CLONE_PIDFD_AUTOKILL)`, forwards termination signals to it and exits with
-//! its status.
+//! `autokill-run [--no-nnp] [--tree] [--] PROGRAM [ARGS...]`: runs PROGRAM tied to the lifetime
+//! of this process with `clone3(CLONE_PIDFD_AUTOKILL)` (with `--tree`, PROGRAM and everything it
+//! starts), forwards termination signals to it and exits with its status.
 //!
 //! Exit status: PROGRAM's, or 128 + the signal that killed it; 125 for a usage error or when
 //! PROGRAM cannot be started (kernel without support, permission, resources), 126 when it cannot
@@ -33,7 +33,7 @@ const EXIT_NOT_FOUND: u8 = 127;
 const FORWARDED: [c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 const HELP: &str = "\
-Usage: autokill-run [--no-nnp] [--] PROGRAM [ARGS...]
+Usage: autokill-run [--no-nnp] [--tree] [--] PROGRAM [ARGS...]
 
 Run PROGRAM tied to the lifetime of autokill-run: if autokill-run dies for any
 reason (SIGKILL included), the kernel kills PROGRAM (clone3() with
@@ -45,8 +45,17 @@ exit status, or 128+N if signal N killed it.
 PROGRAM runs with no_new_privs set (it cannot gain privileges through setuid
 programs or file capabilities).
 
+With --tree, every process PROGRAM starts dies with it too: PROGRAM runs as
+pid 1 of a new pid namespace (with a user namespace mapping only your uid and
+gid when you lack CAP_SYS_ADMIN), and the kernel kills the whole namespace
+when PROGRAM dies. As pid 1 PROGRAM gets no signal it has no handler for, so a
+forwarded signal PROGRAM neither catches nor ignores becomes SIGKILL (its
+default action, termination, which pid 1 cannot get otherwise), Ctrl-C and
+Ctrl-\\ included. /proc still shows the outer namespace.
+
 Options:
   --no-nnp    do not set no_new_privs (needs CAP_SYS_ADMIN)
+  --tree      kill PROGRAM's whole process tree with it
   -h, --help  show this help
   --version   show the version
 
@@ -61,6 +70,7 @@ enum Action {
     Version,
     Run {
         nnp: bool,
+        tree: bool,
         program: OsString,
         args: Vec<OsString>,
     },
@@ -71,6 +81,7 @@ enum Action {
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Action, String> {
     let mut args = args.into_iter();
     let mut nnp = true;
+    let mut tree = false;
     let program = loop {
         let Some(arg) = args.next() else {
             return Err("missing PROGRAM".to_owned());
@@ -81,6 +92,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Action, String
                 None => return Err("missing PROGRAM after --".to_owned()),
             },
             Some("--no-nnp") => nnp = false,
+            Some("--tree") => tree = true,
             Some("-h" | "--help") => return Ok(Action::Help),
             Some("--version") => return Ok(Action::Version),
             Some(option) if option.starts_with('-') && option != "-" => {
@@ -91,6 +103,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Action, String
     };
     Ok(Action::Run {
         nnp,
+        tree,
         program,
         args: args.collect(),
     })
@@ -117,14 +130,63 @@ fn exit_status(status: ExitStatus) -> u8 {
     }
 }
 
-/// Whether a signal with this `si_code`, sent by `sender`, goes on to PROGRAM (`child`).
+/// What PROGRAM does with a signal, from `/proc/<pid>/status`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Disposition {
+    Default,
+    Ignored,
+    Caught,
+}
+
+/// The disposition of `signal` in the process `pid` (`SigCgt` and `SigIgn` of its status);
+/// `Caught` if it cannot be read, so that the signal is forwarded as is.
+fn disposition(pid: u32, signal: c_int) -> Disposition {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return Disposition::Caught;
+    };
+    let has = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+    };
+    if has("SigCgt:") {
+        Disposition::Caught
+    } else if has("SigIgn:") {
+        Disposition::Ignored
+    } else {
+        Disposition::Default
+    }
+}
+
+/// Which signal, if any, goes on to PROGRAM (`child`) for `signal` with this `si_code`, sent by
+/// `sender`; `tree` says whether PROGRAM is pid 1 of its own pid namespace, where it has
+/// `disposition` for the signal.
 ///
 /// Only signals sent by a process (`si_code` <= 0: `kill()`, `sigqueue()`, `tgkill()`, ...) and
 /// not by PROGRAM itself (say with `kill(0, ...)` to its process group, which includes us), so
 /// that PROGRAM does not get one signal twice. Those the kernel generates, like the terminal's
 /// `SIGINT` on Ctrl-C, already went to the whole foreground process group, PROGRAM included.
-fn should_forward(si_code: i32, sender: u32, child: u32) -> bool {
-    si_code <= 0 && sender != child
+///
+/// Except for a tree's pid 1, which the kernel only gives signals it catches: one it neither
+/// catches nor ignores would have terminated an ordinary process, so it becomes `SIGKILL`,
+/// whoever sent it (PROGRAM itself aside).
+fn forwarded_signal(
+    signal: c_int,
+    si_code: i32,
+    sender: u32,
+    child: u32,
+    tree: Option<Disposition>,
+) -> Option<c_int> {
+    if sender == child && si_code <= 0 {
+        return None;
+    }
+    match tree {
+        Some(Disposition::Default) => Some(libc::SIGKILL),
+        Some(Disposition::Ignored) => None,
+        Some(Disposition::Caught) | None => (si_code <= 0).then_some(signal),
+    }
 }
 
 /// The forwarded signals as a set.
@@ -181,17 +243,19 @@ fn read_signal(signalfd: &OwnedFd) -> io::Result<libc::signalfd_siginfo> {
     }
 }
 
-/// Waits for PROGRAM to exit, forwarding signals meanwhile; returns its exit status.
-fn supervise(child: &mut Child, signalfd: &OwnedFd) -> io::Result<ExitStatus> {
+/// Waits for PROGRAM to exit, forwarding signals meanwhile; returns its exit status. `tree`
+/// says whether PROGRAM is the init of its own pid namespace.
+fn supervise(child: &mut Child, signalfd: &OwnedFd, tree: bool) -> io::Result<ExitStatus> {
     let mut fds = [
         libc::pollfd {
             fd: signalfd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         },
+        // No events: POLLHUP once PROGRAM is reaped, when its exit status is there.
         libc::pollfd {
             fd: child.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
+            events: 0,
             revents: 0,
         },
     ];
@@ -210,9 +274,12 @@ fn supervise(child: &mut Child, signalfd: &OwnedFd) -> io::Result<ExitStatus> {
         }
         if fds[0].revents & libc::POLLIN != 0 {
             let info = read_signal(signalfd)?;
-            if should_forward(info.ssi_code, info.ssi_pid, child.pid()) {
-                // The signal number of a forwarded signal fits an int.
-                child.signal(info.ssi_signo as c_int)?;
+            // The signal number of a forwarded signal fits an int.
+            let signal = info.ssi_signo as c_int;
+            let pid = child.id();
+            let tree = tree.then(|| disposition(pid, signal));
+            if let Some(signal) = forwarded_signal(signal, info.ssi_code, info.ssi_pid, pid, tree) {
+                child.signal(signal)?;
             }
         }
     }
@@ -226,7 +293,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let (nnp, program, args) = match action {
+    let (nnp, tree, program, args) = match action {
         Action::Help => {
             print!("{HELP}");
             return ExitCode::SUCCESS;
@@ -235,7 +302,12 @@ fn main() -> ExitCode {
             println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Action::Run { nnp, program, args } => (nnp, program, args),
+        Action::Run {
+            nnp,
+            tree,
+            program,
+            args,
+        } => (nnp, tree, program, args),
     };
 
     let signalfd = match signalfd() {
@@ -245,7 +317,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let mut child = match Command::new(&program).args(&args).nnp(nnp).spawn() {
+    let spawned = Command::new(&program)
+        .args(&args)
+        .no_new_privs(nnp)
+        .kill_tree(tree)
+        .spawn();
+    let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
             match &error {
@@ -255,7 +332,7 @@ fn main() -> ExitCode {
             return ExitCode::from(spawn_error_status(&error));
         }
     };
-    match supervise(&mut child, &signalfd) {
+    match supervise(&mut child, &signalfd, tree) {
         Ok(status) => ExitCode::from(exit_status(status)),
         Err(error) => {
             // Exiting closes the pidfd, which kills PROGRAM.
@@ -276,6 +353,7 @@ mod tests {
     fn run(nnp: bool, program: &str, args: &[&str]) -> Action {
         Action::Run {
             nnp,
+            tree: false,
             program: program.into(),
             args: args.iter().map(OsString::from).collect(),
         }
@@ -294,6 +372,15 @@ mod tests {
         );
         assert_eq!(parse(&["--", "--"]), Ok(run(true, "--", &[])));
         assert_eq!(parse(&["-"]), Ok(run(true, "-", &[])));
+        assert_eq!(
+            parse(&["--tree", "--no-nnp", "ls", "--tree"]),
+            Ok(Action::Run {
+                nnp: false,
+                tree: true,
+                program: "ls".into(),
+                args: vec!["--tree".into()],
+            })
+        );
         assert_eq!(parse(&["--help", "ls"]), Ok(Action::Help));
         assert_eq!(parse(&["-h"]), Ok(Action::Help));
         assert_eq!(parse(&["--version"]), Ok(Action::Version));
@@ -325,13 +412,35 @@ mod tests {
 
     #[test]
     fn forwarding_rule() {
-        // kill() from another process.
-        assert!(should_forward(libc::SI_USER, 1, 42));
-        // sigqueue().
-        assert!(should_forward(-1, 1, 42));
+        let term = libc::SIGTERM;
+        let forward = |code, sender, tree| forwarded_signal(term, code, sender, 42, tree);
+        // kill() and sigqueue() from another process.
+        assert_eq!(forward(libc::SI_USER, 1, None), Some(term));
+        assert_eq!(forward(-1, 1, None), Some(term));
         // The terminal (SI_KERNEL): PROGRAM got it directly.
-        assert!(!should_forward(libc::SI_KERNEL, 0, 42));
+        assert_eq!(forward(libc::SI_KERNEL, 0, None), None);
         // From PROGRAM itself.
-        assert!(!should_forward(libc::SI_USER, 42, 42));
+        assert_eq!(forward(libc::SI_USER, 42, None), None);
+
+        // A tree's pid 1 that catches it: as above.
+        let caught = Some(Disposition::Caught);
+        assert_eq!(forward(libc::SI_USER, 1, caught), Some(term));
+        assert_eq!(forward(libc::SI_KERNEL, 0, caught), None);
+        // One that does not: terminated, as its default action would, from any sender.
+        let default = Some(Disposition::Default);
+        assert_eq!(forward(libc::SI_USER, 1, default), Some(libc::SIGKILL));
+        assert_eq!(forward(libc::SI_KERNEL, 0, default), Some(libc::SIGKILL));
+        assert_eq!(forward(libc::SI_USER, 42, default), None);
+        // One that ignores it: nothing.
+        assert_eq!(forward(libc::SI_USER, 1, Some(Disposition::Ignored)), None);
+    }
+
+    #[test]
+    fn dispositions() {
+        // This test process: SIGPIPE ignored (the Rust runtime), SIGUSR2 default.
+        let me = std::process::id();
+        assert_eq!(disposition(me, libc::SIGPIPE), Disposition::Ignored);
+        assert_eq!(disposition(me, libc::SIGUSR2), Disposition::Default);
+        assert_eq!(disposition(u32::MAX, libc::SIGUSR2), Disposition::Caught);
     }
 }
