@@ -221,6 +221,87 @@ pub(crate) mod tests {
         }
     }
 
+    /// Installs a seccomp filter that answers `clone3()` with `ENOSYS`, as container runtimes
+    /// do; `Err` with the `errno` of `prctl()`.
+    fn refuse_clone3_with_enosys() -> Result<(), i32> {
+        let statement = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        };
+        let filter = [
+            // The system call number, at offset 0 of `struct seccomp_data`.
+            statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+            statement(
+                libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+                libc::SYS_clone3 as u32,
+                0,
+                1,
+            ),
+            statement(
+                libc::BPF_RET | libc::BPF_K,
+                libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+                0,
+                0,
+            ),
+            statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW, 0, 0),
+        ];
+        let program = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_ptr().cast_mut(),
+        };
+        // SAFETY: Sets no_new_privs, then installs a valid filter program that outlives the
+        // call (the kernel copies it).
+        let ret = unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                -1
+            } else {
+                libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    std::ptr::addr_of!(program),
+                )
+            }
+        };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        }
+    }
+
+    #[test]
+    fn a_seccomp_filter_is_told_from_an_old_kernel() {
+        const NO_SECCOMP: i32 = 20;
+        let code = in_helper(|| {
+            if refuse_clone3_with_enosys().is_err() {
+                return NO_SECCOMP;
+            }
+            if crate::sys::seccomp_mode().ok() != Some(2) {
+                return 21;
+            }
+            match crate::Command::new("true").spawn() {
+                Err(crate::Error::Seccomp) => {}
+                _ => return 22,
+            }
+            if crate::supported() {
+                return 23;
+            }
+            0
+        });
+        if code == NO_SECCOMP {
+            // Not a lack of autokill: this kernel has no CONFIG_SECCOMP_FILTER (the test VM's
+            // tinyconfig kernels), so AUTOKILL_REQUIRE_SUPPORT does not make it a failure.
+            println!("skipped: kernel without seccomp filters (CONFIG_SECCOMP_FILTER)");
+            return;
+        }
+        assert_eq!(
+            code, 0,
+            "21 = no filter mode, 22 = spawn did not say Seccomp, 23 = supported() under the filter"
+        );
+    }
+
     #[test]
     fn supported_is_stable() {
         assert_eq!(crate::supported(), crate::supported());

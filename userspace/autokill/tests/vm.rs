@@ -306,21 +306,94 @@ fn wait_reports_death_by_signal() {
 }
 
 #[test]
-fn pidfd_polls_readable_then_try_wait_has_the_status() {
+fn the_status_is_there_once_the_pidfd_reports_the_reaping() {
     require_autokill!();
+    // What wait() relies on, without retries: POLLHUP (no events requested) means reaped, and
+    // pidfs_exit() stored the status before that. Many times, to catch a window if there were
+    // one.
+    for i in 0..200 {
+        let child = Command::new("sh")
+            .args(["-c", "exit $1", "sh", &(i % 256).to_string()])
+            .spawn()
+            .unwrap();
+        assert!(sys::pidfd_wait_reaped(child.as_fd(), Some(DEATH_TIMEOUT)).unwrap());
+        let status = sys::pidfd_exit_status(child.as_fd()).unwrap();
+        assert_eq!(
+            status,
+            Some((i % 256) << 8),
+            "run {i}: reaped without a status"
+        );
+    }
+    // POLLIN alone may come first; then try_wait() may still say None, but wait() does not
+    // need to retry.
     let mut child = Command::new("sh").args(["-c", "exit 9"]).spawn().unwrap();
     assert!(readable_within(child.as_fd(), DEATH_TIMEOUT));
-    // The status is published an instant after the exit.
-    let status = (0..10_000)
-        .find_map(|_| {
-            let status = child.try_wait().unwrap();
-            if status.is_none() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            status
-        })
-        .expect("exit status after POLLIN");
-    assert_eq!(status.code(), Some(9));
+    let _ = child.try_wait().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(9));
+}
+
+#[test]
+fn output_status_and_wait_with_output() {
+    require_autokill!();
+    let out = Command::new("sh")
+        .args(["-c", "cat; echo out; echo err >&2; exit 3"])
+        .output()
+        .unwrap();
+    // stdin is /dev/null, so cat ends at once.
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        (out.stdout.as_slice(), out.stderr.as_slice()),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
+    // Large output on both streams at once: no deadlock.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "head -c 300000 /dev/zero >&2; head -c 200000 /dev/zero",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!((out.stdout.len(), out.stderr.len()), (200_000, 300_000));
+
+    assert_eq!(
+        Command::new("sh")
+            .args(["-c", "exit 4"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(4)
+    );
+    assert!(matches!(
+        Command::new("/nonexistent/x").output(),
+        Err(Error::Exec { .. })
+    ));
+
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"echo\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"echo\n");
+}
+
+#[test]
+fn wait_timeout_times_out_then_returns_the_status() {
+    require_autokill!();
+    let mut child = sleeper();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        child.wait_timeout(Duration::from_millis(200)).unwrap(),
+        None
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    child.kill().unwrap();
+    let status = child.wait_timeout(DEATH_TIMEOUT).unwrap().expect("killed");
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(child.wait_timeout(Duration::ZERO).unwrap(), Some(status));
 }
 
 #[test]
@@ -542,7 +615,7 @@ fn autokill_run_usage() {
     let out = autokill_run(["--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    assert!(help.starts_with("Usage: autokill-run [--no-nnp] [--] PROGRAM [ARGS...]"));
+    assert!(help.starts_with("Usage: autokill-run [--no-nnp] [--tree] [--] PROGRAM [ARGS...]"));
 
     let out = autokill_run(["--version"]).output().unwrap();
     assert!(out.status.success());
@@ -655,4 +728,194 @@ fn autokill_run_killed_kills_program() {
     running.signal(libc::SIGKILL);
     assert_eq!(running.wait().signal(), Some(libc::SIGKILL));
     assert_dies(&watcher, "PROGRAM of a SIGKILLed autokill-run");
+}
+
+/// The pid (in our namespace) of a child of `parent`, from `/proc`; waits up to
+/// [`DEATH_TIMEOUT`].
+fn child_of(parent: u32) -> u32 {
+    let deadline = std::time::Instant::now() + DEATH_TIMEOUT;
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // The fields after the command name, which is in parentheses.
+            let fields = &stat[stat.rfind(')').unwrap() + 2..];
+            if fields.split(' ').nth(1) == Some(&parent.to_string()) {
+                return pid;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no child of {parent}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A shell as the root of a tree, with a grandchild that ignores `SIGTERM` and sleeps; returns
+/// the `Child` and the grandchild's pid in our namespace.
+fn tree() -> (autokill::Child, u32) {
+    let mut child = Command::new("sh")
+        .args(["-c", "trap '' TERM; sleep 1000 & echo $$; wait"])
+        .kill_tree(true)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn a tree");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "1\n", "the tree's root is pid 1 of its namespace");
+    let grandchild = child_of(child.id());
+    (child, grandchild)
+}
+
+#[test]
+fn tree_grandchild_dies_when_the_child_is_dropped() {
+    require_autokill!();
+    let (child, grandchild) = tree();
+    let watcher = watch(grandchild);
+    assert_alive(&watcher, "the grandchild");
+    drop(child);
+    assert_dies(&watcher, "a SIGTERM-ignoring grandchild after the drop");
+}
+
+#[test]
+fn tree_wait_returns_once_the_whole_tree_is_gone() {
+    require_autokill!();
+    let (mut child, grandchild) = tree();
+    let watcher = watch(grandchild);
+    // pid 1 of a namespace gets SIGTERM only with a handler: the shell has none (it ignores
+    // it, as do its children).
+    child.signal(libc::SIGTERM).unwrap();
+    assert_alive(&watcher, "the grandchild after SIGTERM to the tree's root");
+    assert_eq!(child.try_wait().unwrap(), None, "pid 1 ignored SIGTERM");
+    child.kill().unwrap();
+    assert_eq!(wait_within(&mut child).signal(), Some(libc::SIGKILL));
+    // The init of a pid namespace is reaped after everything else in it.
+    assert!(
+        sys::pidfd_wait_reaped(watcher.as_fd(), Some(Duration::ZERO)).unwrap(),
+        "the grandchild outlived the wait() of the tree's root"
+    );
+}
+
+#[test]
+fn tree_dies_with_its_sigkilled_parent() {
+    require_autokill!();
+    let (read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        let (child, grandchild) = tree();
+        // SAFETY: Writes 4 bytes from a live value to the pipe.
+        unsafe { libc::write(write.as_raw_fd(), (&grandchild as *const u32).cast(), 4) };
+        let _keep = child;
+        loop {
+            // SAFETY: Waits for a signal.
+            unsafe { libc::pause() };
+        }
+    });
+    drop(write);
+    assert!(
+        readable_within(read.as_fd(), DEATH_TIMEOUT),
+        "no report from the helper"
+    );
+    let mut pid = [0; 4];
+    std::fs::File::from(read).read_exact(&mut pid).unwrap();
+    let watcher = watch(u32::from_ne_bytes(pid));
+    assert_alive(&watcher, "the helper's grandchild");
+    helper.signal(libc::SIGKILL);
+    assert_eq!(helper.wait().signal(), Some(libc::SIGKILL));
+    assert_dies(&watcher, "a grandchild of a SIGKILLed parent");
+}
+
+#[test]
+fn tree_unprivileged_through_a_user_namespace() {
+    require_autokill!();
+    let (_read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        // SAFETY: Raw system calls dropping the credentials of this single-threaded helper;
+        // then it is made dumpable again, as an ordinary unprivileged process is.
+        let dropped = unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) == 0
+                && libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) == 0
+                && libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) == 0
+        };
+        if !dropped || have_cap_sys_admin() {
+            return 10;
+        }
+        let maps = Command::new("sh")
+            .args(["-c", "echo $$; cat /proc/self/uid_map /proc/self/gid_map"])
+            .kill_tree(true)
+            .output();
+        match maps {
+            Ok(out)
+                if out.status.success()
+                    && String::from_utf8_lossy(&out.stdout)
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        == ["1", "65534", "65534", "1", "65534", "65534", "1"] => {}
+            Ok(_) => return 11,
+            Err(Error::Namespace { .. }) => return 12,
+            Err(_) => return 13,
+        }
+        let (child, grandchild) = tree();
+        let watcher = watch(grandchild);
+        drop(child);
+        if readable_within(watcher.as_fd(), DEATH_TIMEOUT) {
+            0
+        } else {
+            14
+        }
+    });
+    assert_eq!(
+        helper.wait().code(),
+        Some(0),
+        "as nobody: 10 = cannot drop privileges, 11 = wrong pid or maps, 12 = namespaces \
+         refused, 13 = other spawn error, 14 = the tree survived the drop"
+    );
+}
+
+#[test]
+fn autokill_run_tree() {
+    require_autokill!();
+    // SIGKILL of autokill-run takes the whole tree.
+    let (mut running, line) = Running::start(autokill_run([
+        "--tree",
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 1000 & echo $$; wait",
+    ]));
+    assert_eq!(line, "1\n");
+    let root = child_of(running.0.id());
+    let watcher = watch(child_of(root));
+    running.signal(libc::SIGKILL);
+    assert_eq!(running.wait().signal(), Some(libc::SIGKILL));
+    assert_dies(
+        &watcher,
+        "the grandchild of a SIGKILLed autokill-run --tree",
+    );
+
+    // A forwarded SIGTERM that pid 1 does not catch terminates it (as SIGKILL).
+    let (mut running, line) = Running::start(autokill_run([
+        "--tree",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 1000",
+    ]));
+    assert_eq!(line, "ready\n");
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait().code(), Some(128 + libc::SIGKILL));
+
+    // One it catches arrives as itself.
+    let (mut running, line) = Running::start(autokill_run([
+        "--tree",
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+    ]));
+    assert_eq!(line, "ready\n");
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait().code(), Some(42));
 }

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the `tokio` feature against the real `CLONE_PIDFD_AUTOKILL` (Linux 7.1+, in the VM).
+//! On a kernel without it each test prints one line starting with `skipped:` and returns; with
+//! `AUTOKILL_REQUIRE_SUPPORT=1` that is a failure instead.
+//!
+//! `cargo test -p autokill` builds this file with the feature: the crate's dev-dependency on
+//! itself turns it on.
+
+#![cfg(feature = "tokio")]
+
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use autokill::tokio::CommandExt;
+use autokill::{sys, Command, Stdio};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long a killed process may take to disappear (the VM may run under TCG emulation).
+const DEATH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// On a kernel without `CLONE_PIDFD_AUTOKILL`: prints the skip line and returns `true`.
+fn skip_without_autokill() -> bool {
+    if autokill::supported() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("AUTOKILL_REQUIRE_SUPPORT").is_none_or(|v| v == "0"),
+        "AUTOKILL_REQUIRE_SUPPORT is set, but this kernel lacks CLONE_PIDFD_AUTOKILL"
+    );
+    println!("skipped: host kernel lacks CLONE_PIDFD_AUTOKILL (needs Linux 7.1+)");
+    true
+}
+
+/// Runs `test` on a current-thread runtime with I/O and time, unless the kernel lacks autokill.
+fn run<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
+    if skip_without_autokill() {
+        return;
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { tokio::time::timeout(DEATH_TIMEOUT * 2, test()).await })
+        .expect("the test timed out");
+}
+
+#[test]
+fn wait_reports_exit_codes_and_signals() {
+    run(|| async {
+        let mut child = Command::new("sh")
+            .args(["-c", "exit 5"])
+            .spawn_async()
+            .unwrap();
+        assert_eq!(child.wait().await.unwrap().code(), Some(5));
+        assert_eq!(child.try_wait().unwrap().unwrap().code(), Some(5));
+        let mut child = Command::new("sleep").arg("100").spawn_async().unwrap();
+        assert!(child.id() > 0);
+        assert_eq!(child.try_wait().unwrap(), None);
+        child.kill().await.unwrap();
+        assert_eq!(
+            child.try_wait().unwrap().unwrap().signal(),
+            Some(libc::SIGKILL)
+        );
+        assert!(Command::new("true").status_async().await.unwrap().success());
+    });
+}
+
+#[test]
+fn wait_is_cancellation_safe() {
+    run(|| async {
+        let mut child = Command::new("sleep").arg("100").spawn_async().unwrap();
+        let started = Instant::now();
+        let waited = tokio::time::timeout(Duration::from_millis(200), child.wait()).await;
+        assert!(waited.is_err(), "the sleep exited: {waited:?}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // The child still runs; a new wait() after the cancelled one gets its status.
+        assert_eq!(child.try_wait().unwrap(), None);
+        child.start_kill().unwrap();
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    });
+}
+
+#[test]
+fn many_waits_at_once_on_one_thread() {
+    run(|| async {
+        // Twenty children exiting in an order unrelated to the spawning, all awaited by one
+        // thread: the reactor, not a blocked thread per child.
+        let children: Vec<_> = (0..20)
+            .map(|i| {
+                Command::new("sh")
+                    .args(["-c", &format!("sleep 0.{}; exit {i}", (20 - i) % 10)])
+                    .spawn_async()
+                    .unwrap()
+            })
+            .collect();
+        let waits = children
+            .into_iter()
+            .map(|mut child| async move { child.wait().await.unwrap().code() });
+        let mut codes = Vec::new();
+        for wait in waits.map(tokio::spawn).collect::<Vec<_>>() {
+            codes.push(wait.await.unwrap());
+        }
+        assert_eq!(codes, (0..20).map(Some).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn output_and_pipes() {
+    run(|| async {
+        let out = Command::new("sh")
+            .args(["-c", "head -c 300000 /dev/zero >&2; echo done"])
+            .output_async()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            (out.stdout.as_slice(), out.stderr.len()),
+            (&b"done\n"[..], 300_000)
+        );
+
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn_async()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"through tokio\n").await.unwrap();
+        drop(stdin);
+        let mut text = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .await
+            .unwrap();
+        assert_eq!(text, "through tokio\n");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[test]
+fn dropping_the_async_child_kills_it() {
+    run(|| async {
+        let child = Command::new("sleep").arg("100").spawn_async().unwrap();
+        let watcher = sys::pidfd_open(child.id() as libc::pid_t, 0).unwrap();
+        drop(child);
+        assert!(sys::pidfd_wait_reaped(watcher.as_fd(), Some(DEATH_TIMEOUT)).unwrap());
+        // A dropped output future kills its child too.
+        let mut cmd = Command::new("sleep");
+        cmd.arg("100");
+        let output = cmd.output_async();
+        assert!(tokio::time::timeout(Duration::from_millis(100), output)
+            .await
+            .is_err());
+    });
+}
