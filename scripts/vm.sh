@@ -7,7 +7,8 @@
 # probe boot proves it works on this machine; otherwise TCG. A boot that
 # fails or hangs ends after VM_TIMEOUT seconds with the console tail.
 # Environment: VM_TIMEOUT (default 1800), VM_MEMORY (2G), VM_CPUS (2),
-# VM_RWDIR (a host directory the guest may write, at the same path).
+# VM_RWDIR (a host directory the guest may write, at the same path),
+# VM_QEMU_OPTS (more QEMU options, e.g. "-icount shift=0,sleep=off").
 . "$(dirname "$0")/lib.sh"
 
 variant=${1:?usage: vm.sh VARIANT [COMMAND]}
@@ -21,6 +22,7 @@ mkdir -p "$LOGS"
 vng_args=(--run "$image" --memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --force-9p
 	--disable-microvm --cwd "$PWD")
 [ -n "${VM_RWDIR:-}" ] && vng_args+=(--rwdir "$VM_RWDIR")
+[ -n "${VM_QEMU_OPTS:-}" ] && vng_args+=(--qemu-opts="$VM_QEMU_OPTS")
 
 a=${VM_ACCEL:-$(accel "$image")}
 [ "$a" = tcg ] && vng_args+=(--disable-kvm)
