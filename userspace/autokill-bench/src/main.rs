@@ -2,19 +2,32 @@
 
 //! Micro-benchmarks of the kernel paths that CONFIG_PIDFD_AUTOKILL_RUST replaces.
 //!
-//! Runs inside the VM, on the Rust or the C kernel, as root. Each case times batches of
-//! operations with `CLOCK_MONOTONIC` and prints one JSON object per case on stdout:
-//! `{"case": ..., "samples": [ns per operation, ...]}`. The host compares kernels (see
-//! `scripts/bench.py`); absolute numbers under emulation mean little, ratios do.
+//! Runs inside the VM, on the Rust or the C kernel, as root. Every operation of a case is timed
+//! on its own, between two reads of the clock:
 //!
-//! Usage: `autokill-bench [--samples N] [--scale F]`
+//! - `--clock insns` (what `make bench` uses) reads the TSC. Under QEMU with
+//!   `-icount shift=0,sleep=off` the TSC is the virtual clock, which advances by exactly one per
+//!   guest instruction executed, so a difference of two reads is the number of instructions
+//!   executed in between, in the kernel and in user space, by every task that ran.
+//! - `--clock ns` reads `CLOCK_MONOTONIC` (wall time, nanoseconds).
+//!
+//! The cost of the two clock reads themselves (measured back to back) is subtracted. After a
+//! warm-up, each case prints one JSON object on stdout with the count of every operation in
+//! order: `{"case": ..., "unit": "insns", "overhead": ..., "median": ..., "ops": [...]}`. Two
+//! calibration objects follow: a loop of `n` `getppid()` calls and a user-space loop of exactly
+//! `2 n` instructions, each timed as a whole for several `n`, to show that the clock counts
+//! instructions and that the counts scale linearly. The host does the statistics and compares
+//! kernels (`scripts/bench.py`).
+//!
+//! Usage: `autokill-bench [--clock insns|ns] [--warmup N] [--scale F]`
 
 use autokill::sys::{
-    clone3_raw, CloneArgs, CLONE_AUTOREAP, CLONE_NNP, CLONE_PIDFD, CLONE_PIDFD_AUTOKILL,
+    self, clone3_raw, CloneArgs, CLONE_AUTOREAP, CLONE_NNP, CLONE_PIDFD, CLONE_PIDFD_AUTOKILL,
 };
 use std::io::{Error, Write};
-use std::os::fd::RawFd;
-use std::time::Instant;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 fn check(ret: libc::c_long, what: &str) -> libc::c_long {
     if ret < 0 {
@@ -24,39 +37,92 @@ fn check(ret: libc::c_long, what: &str) -> libc::c_long {
     ret
 }
 
-fn pidfd_open(pid: libc::pid_t) -> RawFd {
-    // SAFETY: A plain system call with integer arguments.
-    check(
-        unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) },
-        "pidfd_open",
-    ) as RawFd
+/// The clock operations are timed with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    /// The TSC: guest instructions under QEMU's `-icount shift=0`.
+    Insns,
+    /// `CLOCK_MONOTONIC`, in nanoseconds.
+    Ns,
 }
 
-fn close(fd: RawFd) {
-    // SAFETY: `fd` is a descriptor this program opened and owns.
-    unsafe { libc::close(fd) };
-}
-
-/// Waits until the process behind `fd` has been reaped (POLLHUP).
-fn wait_reaped(fd: RawFd) {
-    loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is a valid pollfd array of length 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
-        if n < 0 && Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
+impl Clock {
+    #[inline(always)]
+    fn now(self) -> u64 {
+        match self {
+            Clock::Insns => rdtsc(),
+            Clock::Ns => {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: `ts` is a valid `timespec` to write.
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+            }
         }
-        check(n as libc::c_long, "poll");
-        if n == 0 {
-            eprintln!("autokill-bench: a child did not die within 10 s");
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Clock::Insns => "insns",
+            Clock::Ns => "ns",
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: RDTSC has no preconditions; Linux lets user space execute it. Not `nomem`, so
+    // that the compiler keeps it in order with the timed code.
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nostack)) };
+    (hi as u64) << 32 | lo as u64
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn rdtsc() -> u64 {
+    eprintln!("autokill-bench: --clock insns needs x86_64");
+    std::process::exit(2);
+}
+
+/// Executes exactly `2 * n` instructions (`n` > 0): a `dec` and a `jnz` per iteration.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn insn_loop(n: u64) {
+    // SAFETY: Only counts a register down to zero.
+    unsafe { core::arch::asm!("2:", "dec {n}", "jnz 2b", n = inout(reg) n => _, options(nostack)) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn insn_loop(_n: u64) {
+    rdtsc();
+}
+
+/// The benchmark's own pid, for `pidfd_open()`.
+static SELF_PID: AtomicI32 = AtomicI32::new(0);
+
+fn pidfd_open(pid: libc::pid_t) -> OwnedFd {
+    sys::pidfd_open(pid, 0).unwrap_or_else(|e| {
+        eprintln!("autokill-bench: pidfd_open: {e}");
+        std::process::exit(1);
+    })
+}
+
+/// Waits until the process behind `pidfd` has been reaped: one `poll()` for `POLLHUP`, no loop
+/// (see [`sys::pidfd_wait_reaped`]); the timeout only turns a kernel that never reaps into an
+/// error.
+fn wait_reaped(pidfd: &OwnedFd) {
+    match sys::pidfd_wait_reaped(pidfd.as_fd(), Some(Duration::from_secs(10))) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("autokill-bench: a child was not reaped within 10 s");
             std::process::exit(1);
         }
-        if pfd.revents & libc::POLLHUP != 0 {
-            return;
+        Err(e) => {
+            eprintln!("autokill-bench: poll: {e}");
+            std::process::exit(1);
         }
     }
 }
@@ -88,7 +154,22 @@ fn spawn(flags: u64, exit_signal: u64, exit_now: bool) -> (libc::pid_t, RawFd) {
     (pid as libc::pid_t, pidfd)
 }
 
-/// Case a: autokill spawn, close the pidfd, wait until the child is reaped.
+fn wait_child(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: Waits for our own child.
+    check(
+        unsafe { libc::waitpid(pid, &mut status, 0) } as libc::c_long,
+        "waitpid",
+    );
+}
+
+/// getppid(): the cheapest system call, the unit the other cases can be read in.
+fn getppid() {
+    // SAFETY: getppid() cannot fail.
+    unsafe { libc::getppid() };
+}
+
+/// autokill spawn, close the pidfd, wait until the child is reaped.
 fn autokill_cycle() {
     let (pid, pidfd) = spawn(
         CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL | CLONE_NNP,
@@ -96,19 +177,17 @@ fn autokill_cycle() {
         false,
     );
     let watch = pidfd_open(pid);
-    close(pidfd);
-    wait_reaped(watch);
-    close(watch);
+    // SAFETY: clone3 returned `pidfd`, which nothing else owns.
+    drop(unsafe { OwnedFd::from_raw_fd(pidfd) });
+    wait_reaped(&watch);
 }
 
-/// Case b: pidfd_open + close of a live process: the release hook's not-armed path.
+/// pidfd_open + close of a live process (this one): the release hook's not-armed path.
 fn pidfd_close() {
-    // SAFETY: getpid() cannot fail.
-    let fd = pidfd_open(unsafe { libc::getpid() });
-    close(fd);
+    drop(pidfd_open(SELF_PID.load(Ordering::Relaxed)));
 }
 
-/// Case c: a clone3 that validation rejects (CLONE_PIDFD_AUTOKILL without CLONE_PIDFD).
+/// A clone3 that our rules reject (CLONE_PIDFD_AUTOKILL without CLONE_PIDFD).
 fn rejected_clone3() {
     let mut args = CloneArgs {
         flags: CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL | CLONE_NNP,
@@ -122,89 +201,169 @@ fn rejected_clone3() {
     }
 }
 
-/// Case d: an accepted clone3 without autokill (the validation on the normal fork path); the
-/// child exits at once and is waited for.
+/// A plain fork(): the child exits at once and is waited for (the validation's common path).
+fn fork_exit() {
+    // SAFETY: The child only calls _exit().
+    let pid = check(unsafe { libc::fork() } as libc::c_long, "fork");
+    if pid == 0 {
+        // SAFETY: Terminates the child without running any parent state.
+        unsafe { libc::_exit(0) };
+    }
+    wait_child(pid as libc::pid_t);
+}
+
+/// An accepted clone3 without autokill; the child exits at once and is waited for.
 fn accepted_clone3() {
     let (pid, _) = spawn(0, libc::SIGCHLD as u64, true);
-    let mut status = 0;
-    // SAFETY: Waits for our own child.
-    check(
-        unsafe { libc::waitpid(pid, &mut status, 0) } as libc::c_long,
-        "waitpid",
-    );
+    wait_child(pid);
 }
 
 struct Case {
     name: &'static str,
     run: fn(),
-    batch: usize,
+    /// How many operations are timed (times `--scale`).
+    ops: usize,
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The middle element (the lower one of the two middle elements of an even count).
+fn median<T: Copy + PartialOrd>(v: &mut [T]) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[(v.len() - 1) / 2]
+}
+
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The cost of timing nothing: two clock reads back to back.
+fn overhead(clock: Clock) -> u64 {
+    let mut v: Vec<u64> = (0..1001)
+        .map(|_| {
+            let t = clock.now();
+            clock.now() - t
+        })
+        .collect();
+    median(&mut v)
+}
+
+/// Times `f(n)` as a whole for each `n`: the median of `reps` runs, clock cost subtracted.
+fn calibrate(out: &mut impl Write, clock: Clock, name: &str, f: fn(u64), ns: &[u64], reps: usize) {
+    let ovh = overhead(clock);
+    let counts: Vec<u64> = ns
+        .iter()
+        .map(|&n| {
+            f(n);
+            let mut v: Vec<u64> = (0..reps)
+                .map(|_| {
+                    let t = clock.now();
+                    f(n);
+                    (clock.now() - t).saturating_sub(ovh)
+                })
+                .collect();
+            median(&mut v)
+        })
+        .collect();
+    writeln!(
+        out,
+        "{{\"calibration\": \"{name}\", \"unit\": \"{}\", \"n\": [{}], \"counts\": [{}]}}",
+        clock.unit(),
+        list(ns),
+        list(&counts)
+    )
+    .expect("stdout");
+}
+
+fn getppid_loop(n: u64) {
+    for _ in 0..n {
+        getppid();
+    }
 }
 
 fn main() {
-    let mut samples = 31usize;
+    let mut warmup = 100usize;
     let mut scale = 1.0f64;
+    let mut clock = Clock::Ns;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        match (a.as_str(), args.next()) {
-            ("--samples", Some(v)) => samples = v.parse().expect("--samples N"),
+        match (a.as_str(), args.next().as_deref()) {
+            ("--warmup", Some(v)) => warmup = v.parse().expect("--warmup N"),
             ("--scale", Some(v)) => scale = v.parse().expect("--scale F"),
+            ("--clock", Some("insns")) => clock = Clock::Insns,
+            ("--clock", Some("ns")) => clock = Clock::Ns,
             _ => {
-                eprintln!("usage: autokill-bench [--samples N] [--scale F]");
+                eprintln!("usage: autokill-bench [--clock insns|ns] [--warmup N] [--scale F]");
                 std::process::exit(2);
             }
         }
     }
+    // SAFETY: getpid() cannot fail.
+    SELF_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     let cases = [
         Case {
-            name: "autokill_cycle",
-            run: autokill_cycle,
-            batch: 20,
+            name: "getppid",
+            run: getppid,
+            ops: 2000,
         },
         Case {
             name: "pidfd_close",
             run: pidfd_close,
-            batch: 2000,
+            ops: 2000,
         },
         Case {
             name: "rejected_clone3",
             run: rejected_clone3,
-            batch: 2000,
+            ops: 2000,
+        },
+        Case {
+            name: "fork_exit",
+            run: fork_exit,
+            ops: 400,
         },
         Case {
             name: "accepted_clone3",
             run: accepted_clone3,
-            batch: 20,
+            ops: 400,
+        },
+        Case {
+            name: "autokill_cycle",
+            run: autokill_cycle,
+            ops: 400,
         },
     ];
     let mut out = std::io::stdout().lock();
+    let ovh = overhead(clock);
+    // One buffer for the counts of every case, allocated and touched before anything is timed,
+    // so that the memory a fork copies is the same for every operation and every boot.
+    let most = cases.iter().map(|c| c.ops).max().unwrap_or(0);
+    let most = ((most as f64 * scale) as usize).max(1);
+    let mut counts = vec![u64::MAX; most];
     for case in &cases {
-        let batch = ((case.batch as f64 * scale) as usize).max(1);
-        // Warm up caches and allocators.
-        for _ in 0..batch {
+        let n = ((case.ops as f64 * scale) as usize).max(1);
+        // Warm up caches, allocators and the page cache behind this program.
+        for _ in 0..n.min(warmup) {
             (case.run)();
         }
-        let mut ns: Vec<f64> = (0..samples)
-            .map(|_| {
-                let t = Instant::now();
-                for _ in 0..batch {
-                    (case.run)();
-                }
-                t.elapsed().as_nanos() as f64 / batch as f64
-            })
-            .collect();
-        let list: Vec<String> = ns.iter().map(|x| format!("{x:.1}")).collect();
+        for count in &mut counts[..n] {
+            let t = clock.now();
+            (case.run)();
+            *count = (clock.now() - t).saturating_sub(ovh);
+        }
+        let ops = &counts[..n];
         writeln!(
             out,
-            "{{\"case\": \"{}\", \"batch\": {batch}, \"median_ns\": {:.1}, \"samples\": [{}]}}",
+            "{{\"case\": \"{}\", \"unit\": \"{}\", \"overhead\": {ovh}, \"median\": {}, \
+             \"ops\": [{}]}}",
             case.name,
-            median(&mut ns),
-            list.join(", ")
+            clock.unit(),
+            median(&mut ops.to_vec()),
+            list(ops)
         )
         .expect("stdout");
     }
+    let ns = [1, 10, 100, 1000, 10_000, 100_000];
+    calibrate(&mut out, clock, "getppid_loop", getppid_loop, &ns, 5);
+    calibrate(&mut out, clock, "insn_loop", insn_loop, &ns, 5);
 }
