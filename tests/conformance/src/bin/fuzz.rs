@@ -26,8 +26,10 @@
 //! capabilities in them), and so is `CLONE_VFORK` with a `SIGKILL`/`SIGSTOP` exit signal.
 //! Workers ignore every signal but `SIGCHLD` (exit signals), and reset `SIGCHLD` to the default
 //! after each call (a `CLONE_SIGHAND` child that is a pid namespace init sets it to `SIG_IGN`
-//! when it dies). Prints `# calls N ok K errors E digest HEX` (FNV-1a 64 over all lines), the
-//! same for the same seed on kernels with the same semantics; `--log FILE` gets every line.
+//! when it dies). Prints KTAP (version 1, plan 1..1) with one result, `calls`: ok iff every
+//! call gave an outcome, after `# calls N ok K errors E digest HEX` (FNV-1a 64 over all
+//! lines), the same for the same seed on kernels with the same semantics; `--log FILE` gets
+//! every line.
 //!
 //! The calls of each privilege run in worker processes (root and unprivileged run in parallel);
 //! this process reaps the `CLONE_PARENT` children and merges the lines in index order.
@@ -422,6 +424,8 @@ fn main() {
         std::process::exit(2);
     }
     let jobs = jobs.unwrap_or(if unpriv_only { 2 } else { 1 });
+    println!("KTAP version 1");
+    println!("1..1");
     let start = Instant::now();
     // Orphans of workers (handed-over children) come to us, with SIGCHLD as exit signal.
     // SAFETY: prctl with integer arguments.
@@ -598,8 +602,11 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
     if failed || done != count {
+        println!("# calls: {done} of {count} calls gave an outcome (see the autokill-fuzz: lines)");
+        println!("not ok 1 calls");
         std::process::exit(1);
     }
+    println!("ok 1 calls");
 }
 
 fn parse_u64(s: &str) -> u64 {

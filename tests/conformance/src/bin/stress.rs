@@ -9,7 +9,8 @@
 //! reference is gone. Afterwards: no zombie among our children, and the `pid`, `filp` and
 //! pidfs slab caches back to their starting counts within a margin.
 //!
-//! Output: TAP-like lines as `autokill-conformance` prints them, `# cycles N failures F` and
+//! Output: KTAP (version 1, with a plan) as `autokill-conformance` prints it: the results
+//! `cycles`, `no_zombies` and `slab_NAME` per slab cache, `# cycles N failures F` and
 //! `# passed P failed F skipped S`. Exit status 0 iff nothing failed.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -249,12 +250,16 @@ fn main() {
         }
     }
     let Some(cycles) = cycles else { usage() };
+    println!("KTAP version 1");
     println!(
         "# autokill-stress: kernel {}, {cycles} cycles, exec every {exec_every}",
         util::kernel_release()
     );
     let feature = util::kernel_has_autokill().unwrap_or(false);
     let names = slab_names();
+    // cycles, no_zombies, then one result per slab cache (or one skipped `slab`).
+    let plan = if feature { 2 + names.len().max(1) } else { 3 };
+    println!("1..{plan}");
     let mut n = 0;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut report = |ok: Result<(), String>, name: &str| {
@@ -262,15 +267,16 @@ fn main() {
         match ok {
             Ok(()) => {
                 passed += 1;
-                println!("ok {n} - {name}");
+                println!("ok {n} {name}");
             }
             Err(r) if r.starts_with("SKIP ") => {
                 skipped += 1;
-                println!("ok {n} - {name} # SKIP {}", &r[5..]);
+                println!("ok {n} {name} # SKIP {}", &r[5..]);
             }
             Err(r) => {
                 failed += 1;
-                println!("not ok {n} - {name}: {r}");
+                println!("# {name}: {r}");
+                println!("not ok {n} {name}");
             }
         }
     };

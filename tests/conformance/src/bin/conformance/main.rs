@@ -4,12 +4,16 @@
 //!
 //! Conformance cases for `clone3()` `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`
 //! (Linux 7.1+), beyond the kernel's own `pidfd_autoreap_test`. Each case runs in its own
-//! forked process (and process group) with a timeout. Output, one line per case:
+//! forked process (and process group) with a timeout. Output: KTAP (version 1, with a plan),
+//! one result per case, named `module::case`; the reason of a failure on the line before it:
 //!
 //! ```text
-//! ok N - name
-//! not ok N - name: reason
-//! ok N - name # SKIP reason
+//! KTAP version 1
+//! 1..N
+//! ok 1 abi::size_below_ver0_einval
+//! # abi::size_above_page_e2big: reason
+//! not ok 2 abi::size_above_page_e2big
+//! ok 3 abi::matrix_root # SKIP reason
 //! # passed P failed F skipped S
 //! ```
 //!
@@ -59,7 +63,7 @@ macro_rules! case {
 }
 
 fn cases() -> Vec<Case> {
-    let mut v = vec![
+    let v = vec![
         // ABI (generic clone3 behaviour: these run on any kernel).
         case!(abi::size_below_ver0_einval, false, false,
             "struct sizes 0..63 (below CLONE_ARGS_SIZE_VER0) give EINVAL, with or without the new flags"),
@@ -255,9 +259,6 @@ fn cases() -> Vec<Case> {
         case!(nnp::no_nnp_setuid_gains_root_still_killed, true, true,
             "root arms autokill without NNP; the child drops to 65534 and execs the setuid-root helper: euid 0; close still kills"),
     ];
-    for c in &mut v {
-        c.name = c.name.rsplit("::").next().unwrap_or(c.name).trim();
-    }
     v
 }
 
@@ -372,6 +373,7 @@ fn main() {
         eprintln!("no case matches {names:?}");
         std::process::exit(2);
     }
+    println!("KTAP version 1");
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let feature = match util::kernel_has_autokill() {
@@ -393,6 +395,7 @@ fn main() {
     if !std::path::Path::new(&helper).exists() {
         println!("# warning: {helper} is missing; cases that exec it will fail");
     }
+    println!("1..{}", selected.len());
     let ctx = Ctx { helper };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (i, c) in selected.iter().enumerate() {
@@ -407,15 +410,16 @@ fn main() {
         match res {
             Ok(()) => {
                 passed += 1;
-                println!("ok {n} - {}", c.name);
+                println!("ok {n} {}", c.name);
             }
             Err(Verdict::Skip(r)) => {
                 skipped += 1;
-                println!("ok {n} - {} # SKIP {}", c.name, one_line(&r));
+                println!("ok {n} {} # SKIP {}", c.name, one_line(&r));
             }
             Err(Verdict::Fail(r)) => {
                 failed += 1;
-                println!("not ok {n} - {}: {}", c.name, one_line(&r));
+                println!("# {}: {}", c.name, one_line(&r));
+                println!("not ok {n} {}", c.name);
             }
         }
         let _ = std::io::stdout().flush();
