@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of results.py on recorded logs (testdata/): all pass, a failure, a
+skip, a crash midway, a plan mismatch, a missing line, a rerun, and the
+report of a whole results directory.
+
+Prints KTAP (one result per test), which results.py itself reads in `make
+test`. Without a kernel tree to take kunit_parser from, the tests that need
+it print "skipped: <why>" and are skipped.
+"""
+
+import io
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+import results as R  # noqa: E402
+
+DATA = os.path.join(HERE, 'testdata')
+
+
+def data(name):
+    with open(os.path.join(DATA, name)) as f:
+        return f.read()
+
+
+def ktap(name, text, rc=0):
+    s = R.Suite(name, 'rust')
+    R.ktap_suite(s, text, rc)
+    return s
+
+
+def verdicts(s):
+    return [(c.name, c.verdict) for c in s.cases]
+
+
+def problems(s):
+    return [c.detail for c in s.cases if c.name == '(parser)']
+
+
+class WithParser(unittest.TestCase):
+    def setUp(self):
+        try:
+            R.kunit()
+        except R.Unavailable as e:
+            self.skipTest(str(e))
+
+
+class Kselftest(WithParser):
+    def test_all_pass(self):
+        s = ktap('pidfd/pidfd_autoreap_test', data('kselftest-pass.log'))
+        self.assertEqual((s.count(R.PASS), s.count(R.FAIL)), (19, 0))
+        self.assertEqual(s.cases[7].name, 'global.autoreap_multithreaded')
+
+    def test_failure(self):
+        s = ktap('pidfd/pidfd_autoreap_test', data('kselftest-fail.log'), 1)
+        failed = [c for c in s.cases if c.verdict == R.FAIL]
+        self.assertEqual([c.name for c in failed],
+                         ['global.autoreap_basic',
+                          'global.autoreap_multithreaded',
+                          'global.nnp_sets_no_new_privs',
+                          'global.autoreap_no_new_privs_unset'])
+        self.assertEqual(s.count(R.PASS), 15)
+        # The harness's assertion message is the detail.
+        self.assertIn('pidfd_autoreap_test.c:183:autoreap_basic:Expected',
+                      failed[0].detail)
+
+    def test_skip(self):
+        s = ktap('pidfd/pidfd_test', data('kselftest-skip.log'))
+        self.assertEqual([s.count(v) for v in (R.PASS, R.FAIL, R.SKIP)],
+                         [7, 0, 1])
+        skip = [c for c in s.cases if c.verdict == R.SKIP][0]
+        self.assertIn('recycled pid', skip.name)
+        # The same name twice in one program stays two cases.
+        self.assertTrue(s.cases[1].name.endswith(' [2]'))
+
+    def test_skipped_program(self):
+        s = ktap('pidfd/x', 'TAP version 13\n1..0 # SKIP no pidfd support\n', 4)
+        self.assertEqual(verdicts(s), [('(program)', R.SKIP)])
+        self.assertEqual(s.cases[0].detail, 'no pidfd support')
+
+    def test_crash_midway(self):
+        s = ktap('pidfd/pidfd_autoreap_test', data('kselftest-crash.log'), 139)
+        self.assertEqual((s.count(R.PASS), s.count(R.FAIL)), (7, 12))
+        missing = [c for c in s.cases if c.verdict == R.FAIL]
+        self.assertTrue(missing[0].name.startswith('#8 (no result'))
+        self.assertIn('signal 11', missing[0].detail)
+
+    def test_plan_mismatch(self):
+        s = ktap('pidfd/pidfd_autoreap_test', data('kselftest-plan-mismatch.log'))
+        self.assertEqual(s.count(R.PASS), 18)
+        self.assertEqual(len(problems(s)), 1)
+        self.assertIn('beyond the plan 1..18', problems(s)[0])
+
+    def test_missing_line(self):
+        s = ktap('pidfd/pidfd_autoreap_test', data('kselftest-missing-line.log'))
+        self.assertEqual(s.count(R.PASS), 18)
+        self.assertEqual(s.count(R.FAIL), 2)
+        self.assertIn('out of sequence, first global.autoreap_signaled: '
+                      'Expected test number 5 but found 6', problems(s)[0])
+
+    def test_no_header_and_no_plan(self):
+        # pidfd_open_test prints a plan but no "TAP version" line.
+        s = ktap('pidfd/pidfd_open_test', data('kselftest-no-header.log'))
+        self.assertEqual((s.count(R.PASS), s.count(R.FAIL)), (4, 0))
+        # pidfd_poll_test prints neither; its plan comes from PLANLESS.
+        s = ktap('pidfd/pidfd_poll_test', data('kselftest-no-plan.log'))
+        self.assertEqual(verdicts(s), [('pidfd poll test: pass', R.PASS)])
+        s = ktap('pidfd/pidfd_poll_test', '# running pidfd poll test\n', 1)
+        self.assertEqual(s.count(R.PASS), 0)
+        self.assertGreater(s.count(R.FAIL), 0)
+        # Anyone else must print a plan.
+        s = ktap('pidfd/other', data('kselftest-no-plan.log'))
+        self.assertIn('no plan', problems(s)[0])
+
+    def test_exit_status(self):
+        text = data('kselftest-pass.log')
+        s = ktap('pidfd/pidfd_autoreap_test', text, 1)
+        self.assertEqual([c.detail for c in s.cases if c.verdict == R.FAIL],
+                         ['exit status 1'])
+        s = ktap('pidfd/pidfd_autoreap_test', text, 124)
+        self.assertIn('timed out', s.cases[-1].detail)
+        s = ktap('pidfd/pidfd_autoreap_test', 'Segmentation fault\n', 139)
+        self.assertEqual(s.count(R.PASS), 0)
+        self.assertGreater(s.count(R.FAIL), 0)
+
+
+class Ours(WithParser):
+    def test_conformance(self):
+        s = ktap('conformance', data('conformance-host.log'))
+        self.assertEqual(len(s.cases), 92)
+        self.assertEqual(s.cases[0].name, 'abi::size_below_ver0_einval')
+        self.assertEqual(s.count(R.FAIL), 0)
+
+    def test_conformance_failure_reason(self):
+        text = data('conformance-host.log').replace(
+            'ok 2 abi::size_above_page_e2big',
+            '# abi::size_above_page_e2big: size 4097 gave 0\n'
+            'not ok 2 abi::size_above_page_e2big')
+        s = ktap('conformance', text, 1)
+        self.assertEqual([(c.name, c.detail) for c in s.cases
+                          if c.verdict == R.FAIL],
+                         [('abi::size_above_page_e2big',
+                           '# abi::size_above_page_e2big: size 4097 gave 0')])
+
+    def test_stress_and_fuzz(self):
+        s = ktap('stress', data('stress-host.log'))
+        self.assertEqual([c.name for c in s.cases],
+                         ['cycles', 'no_zombies', 'slab'])
+        s = ktap('fuzz-root', data('fuzz-host.log'))
+        self.assertEqual(verdicts(s), [('calls', R.PASS)])
+        # A fuzzer that died before its summary.
+        s = ktap('fuzz-root', 'KTAP version 1\n1..1\n', 134)
+        self.assertEqual(s.count(R.FAIL), 1)
+
+
+class Kunit(WithParser):
+    def suites(self, log, kernel='rust'):
+        return {s.name: s for s in R.kunit_suites(
+            kernel, data(log), R.KUNIT_SUITES[kernel], 0, log)}
+
+    def test_boot(self):
+        s = self.suites('kunit-boot-rust.log')
+        self.assertEqual(R.cell(s['kunit-clone_autokill']), '6/0/0/0')
+        self.assertEqual(R.cell(s['kunit-rust_kernel_pid']), '3/0/0/0')
+        self.assertNotIn('kunit', s)  # no general problem
+        self.assertEqual(sum(x.count(R.FAIL) for x in s.values()), 0)
+
+    def test_expected_suite_missing(self):
+        s = self.suites('kunit-boot-c.log', 'rust')
+        self.assertEqual(verdicts(s['kunit-clone_autokill']),
+                         [('(suite)', R.FAIL)])
+        s = self.suites('kunit-boot-c.log', 'c')
+        self.assertEqual(sum(x.count(R.FAIL) for x in s.values()), 0)
+
+    def test_missing_result_line(self):
+        s = self.suites('kunit-missing-result.log')
+        self.assertEqual(problems(s['kunit-rust_kernel_pid']),
+                         ['missing subtest result line!'])
+        self.assertEqual(s['kunit-rust_kernel_task'].count(R.FAIL), 0)
+
+    def test_suite_fails_after_its_cases(self):
+        text = data('kunit-boot-rust.log').replace('ok 4 rust_kernel_pid',
+                                                   'not ok 4 rust_kernel_pid')
+        s = {x.name: x for x in R.kunit_suites('rust', text, (), 0, '')}
+        self.assertEqual(R.cell(s['kunit-rust_kernel_pid']), '3/1/0/0')
+
+    def test_crash(self):
+        s = self.suites('kunit-crash.log')
+        c = s['kunit-clone_autokill']
+        self.assertEqual((c.count(R.PASS), c.count(R.FAIL) > 0), (2, True))
+        # Every suite after the crash is missing.
+        self.assertEqual(verdicts(s['kunit-rust_kernel_task']),
+                         [('(suite)', R.FAIL)])
+
+
+class Libtest(unittest.TestCase):
+    def test_pass_and_names(self):
+        t, p = R.parse_libtest(data('libtest-pass.log'))
+        self.assertEqual(p, [])
+        self.assertEqual(t, [
+            ('clone_autokill_rules::tests::mainline_examples', R.PASS, ''),
+            ('clone_autokill_rules::tests::rules_equal_the_c_implementation',
+             R.PASS, '')])
+
+    def test_failures_and_skips(self):
+        t, p = R.parse_libtest(data('libtest-host.log'))
+        self.assertEqual(p, [])
+        v = {n: (r, d) for n, r, d in t}
+        self.assertEqual(len(t), 38)
+        self.assertEqual(sum(r == R.FAIL for r, _ in v.values()), 3)
+        self.assertEqual(v['autokill::child::tests::wait_try_wait_and_kill'],
+                         (R.SKIP, 'host kernel lacks CLONE_PIDFD_AUTOKILL '
+                          '(needs Linux 7.1+)'))
+        r, d = v['autokill::sys::tests::pidfd_of_a_reaped_child_has_its_status']
+        self.assertEqual(r, R.FAIL)
+        self.assertIn('sys.rs:589:9', d)
+        self.assertNotIn('backtrace', d)
+
+    def test_crash_midway(self):
+        text = data('libtest-pass.log')
+        cut = text[:text.index('test tests::rules_equal')]
+        t, p = R.parse_libtest(cut)
+        self.assertEqual(len(t), 1)
+        self.assertTrue(any('2 tests announced, 1 results' in x for x in p))
+        self.assertTrue(any('ended with "test result:"' in x for x in p))
+
+    def test_nothing(self):
+        s = R.Suite('host-cargo', 'host')
+        R.libtest_suite(s, 'error: could not compile `autokill`\n', 101)
+        self.assertEqual([c.detail for c in s.cases],
+                         ['no "running N tests" line: no test binary ran'])
+
+
+class ResultsDir(WithParser):
+    """A whole results directory: reruns, the report, the comparison."""
+
+    def setUp(self):
+        super().setUp()
+        self.d = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def put(self, kernel, name, fmt, rc, text, rerun_of=''):
+        d = os.path.join(self.d, kernel)
+        os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+        with open(os.path.join(d, name + '.log'), 'w') as f:
+            f.write(text)
+        with open(os.path.join(d, 'runs'), 'a') as f:
+            f.write(f'{name} {fmt} {rc} 1500 {rerun_of}\n')
+
+    def one(self, kernel, rerun_text=None, rerun_rc=0):
+        name = 'selftests/pidfd/pidfd_autoreap_test'
+        self.put(kernel, name, 'ktap', 1 if rerun_text else 0,
+                 data('kselftest-fail.log') if rerun_text else
+                 data('kselftest-pass.log'))
+        if rerun_text:
+            for case in ('autoreap_basic', 'autoreap_multithreaded',
+                         'nnp_sets_no_new_privs', 'autoreap_no_new_privs_unset'):
+                self.put(kernel, f'{name}.rerun.global.{case}', 'ktap',
+                         rerun_rc, rerun_text.replace('autoreap_basic', case),
+                         name)
+
+    def test_reruns(self):
+        self.one('rust', 'x')
+        self.put('rust', 'selftests/pidfd/pidfd_test', 'ktap', 0,
+                 data('kselftest-skip.log').replace('ok 3 ', 'not ok 3 '))
+        self.assertEqual(R.reruns(os.path.join(self.d, 'rust')), [
+            ('selftests/pidfd/pidfd_autoreap_test', '-r global.autoreap_basic'),
+            ('selftests/pidfd/pidfd_autoreap_test',
+             '-r global.autoreap_multithreaded'),
+            ('selftests/pidfd/pidfd_autoreap_test',
+             '-r global.nnp_sets_no_new_privs'),
+            ('selftests/pidfd/pidfd_autoreap_test',
+             '-r global.autoreap_no_new_privs_unset'),
+            ('selftests/pidfd/pidfd_test', '')])
+
+    RERUN_PASS = ('TAP version 13\n1..1\n# Starting 1 tests from 1 test cases.\n'
+                  '#  RUN           global.autoreap_basic ...\n'
+                  '#            OK  global.autoreap_basic\n'
+                  'ok 1 global.autoreap_basic\n# PASSED: 1 / 1 tests passed.\n'
+                  '# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0\n')
+
+    def test_rerun_passes_flaky(self):
+        self.one('rust', self.RERUN_PASS)
+        s = R.load(os.path.join(self.d, 'rust'), 'rust')[0]
+        self.assertEqual(R.cell(s), '15/0/0/4')
+        self.assertIn('then passed on its own', s.cases[4].detail)
+
+    def test_rerun_fails_again(self):
+        text = self.RERUN_PASS.replace('\nok 1', '\nnot ok 1').replace(
+            'PASSED: 1', 'FAILED: 0')
+        self.one('rust', text, 1)
+        s = R.load(os.path.join(self.d, 'rust'), 'rust')[0]
+        self.assertEqual(R.cell(s), '15/4/0/0')
+        self.assertIn('failed again on its own', s.cases[4].detail)
+
+    def report(self, variants):
+        out = io.StringIO()
+        rc = R.report(self.d, variants, out)
+        return rc, out.getvalue()
+
+    def test_report(self):
+        self.put('host', 'host-cargo', 'libtest', 0, data('libtest-pass.log'))
+        self.put('host', 'build@rust', 'exit', 0, '')
+        self.put('host', 'build@c', 'exit', 0, '')
+        for k in ('rust', 'c'):
+            self.put(k, 'kunit', 'kunit', 0, data(f'kunit-boot-{k}.log'))
+            self.one(k, self.RERUN_PASS if k == 'rust' else None)
+            self.put(k, 'conformance', 'ktap', 0, data('conformance-host.log'))
+            self.put(k, 'fuzz-root', 'ktap', 0, data('fuzz-host.log'))
+            with open(os.path.join(self.d, k, 'fuzz-root.calls'), 'w') as f:
+                f.write('0 0x0 0 88 root -> errno:EINVAL\n')
+        rc, out = self.report(['rust', 'c'])
+        lines = out.splitlines()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(lines[-1], '78 passed, 0 failed, 174 skipped')
+        self.assertIn('4 flaky', lines[-2])
+        row = [l for l in lines if l.startswith('pidfd/pidfd_autoreap_test ')][0]
+        self.assertEqual(row.split()[1:], ['-', '15/0/0/4', '19/0/0/0'])
+        row = [l for l in lines if l.startswith('build ')][0]
+        self.assertEqual(row.split()[1:], ['-', '1/0/0/0', '1/0/0/0'])
+        self.assertTrue(any(l.startswith('FLAKY: pidfd/pidfd_autoreap_test@rust: '
+                                         'global.autoreap_basic') for l in lines))
+        self.assertTrue(any(l.startswith('differential-verdicts ') for l in lines))
+
+    def test_report_mismatch(self):
+        for k in ('rust', 'c'):
+            text = data('conformance-host.log')
+            if k == 'rust':
+                text = text.replace('ok 5 abi::parent_from_normal_process_ok',
+                                    'not ok 5 abi::parent_from_normal_process_ok')
+            self.put(k, 'conformance', 'ktap', 0, text)
+        rc, out = self.report(['rust', 'c'])
+        self.assertEqual(rc, 1)
+        self.assertIn('conformance::abi::parent_from_normal_process_ok: '
+                      'c pass, rust fail', out)
+        self.assertEqual(out.splitlines()[-1], '9 passed, 2 failed, 174 skipped')
+
+    def test_no_results(self):
+        rc, out = self.report(['debug'])
+        self.assertEqual(rc, 1)
+        self.assertIn('no results in', out)
+
+    def test_kallsyms_and_dmesg(self):
+        for k, syms in (('rust', 'ffffffff81234560 T clone_autokill_flags_check\n'),
+                        ('c', '')):
+            with open(os.path.join(self.d, k + '.log'), 'w') as f:
+                f.write(syms)
+            s = R.Suite('implementation', k)
+            R.kallsyms_suite(s, syms, k)
+            self.assertEqual(s.count(R.PASS), 1)
+            s = R.Suite('implementation', k)
+            R.kallsyms_suite(s, syms, 'rust' if k == 'c' else 'c')
+            self.assertEqual(s.count(R.FAIL), 1)
+        s = R.Suite('dmesg-clean', 'rust')
+        R.dmesg_suite(s, data('kunit-boot-rust.log'))
+        self.assertEqual(s.count(R.PASS), 1)
+        s = R.Suite('dmesg-clean', 'rust')
+        R.dmesg_suite(s, data('kunit-crash.log'))
+        self.assertIn('BUG: kernel NULL pointer', s.cases[0].detail)
+
+
+class Ktap(unittest.TestResult):
+    """Prints each result as KTAP as it comes."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+        self.n = 0
+
+    def name(self, test):
+        return f'{type(test).__name__}.{test._testMethodName}'
+
+    def result(self, test, ok, directive=''):
+        self.n += 1
+        print(f'{"ok" if ok else "not ok"} {self.n} {self.name(test)}{directive}',
+              file=self.out, flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.result(test, True)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self.result(test, True, f' # SKIP {reason}')
+
+    def _fail(self, test, err):
+        for line in ''.join(traceback.format_exception(*err)).splitlines():
+            print(f'# {line}', file=self.out)
+        self.result(test, False)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err)
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    print('KTAP version 1')
+    try:
+        R.kunit()
+    except R.Unavailable as e:
+        print(f'skipped: {e}')
+    print(f'1..{suite.countTestCases()}')
+    result = Ktap(sys.stdout)
+    suite.run(result)
+    print(f'# passed {result.testsRun - len(result.failures) - len(result.errors) - len(result.skipped)} '
+          f'failed {len(result.failures) + len(result.errors)} skipped {len(result.skipped)}')
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
