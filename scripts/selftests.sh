@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the kernel's own pidfd selftests from the working tree, against the
-# UAPI headers of the rust build, into the cache.
+# Build the kernel's own pidfd and clone3 selftests from the working tree,
+# against the UAPI headers of the rust build, into the cache:
+# $CACHE/selftests/COLLECTION/PROGRAM and the list of the test programs,
+# "COLLECTION:PROGRAM" per line, in $CACHE/selftests/kselftest-list.txt
+# (as `make install` of the selftests writes it).
 . "$(dirname "$0")/lib.sh"
 build_lock
 
-out=$CACHE/selftests/pidfd
+SELFTESTS=(pidfd clone3)
+top=$CACHE/selftests
 hdr=$BUILD/rust/usr/include
-mkdir -p "$out" "$LOGS"
+mkdir -p "$top" "$LOGS"
 log=$LOGS/selftests.log
 make -s -C "$WORK" O="$BUILD/rust" "${KMAKE_ARGS[@]}" headers >"$log" 2>&1 ||
 	{ tail -20 "$log" >&2; die "make headers failed (log: $log)"; }
-make -s -C "$WORK/tools/testing/selftests/pidfd" OUTPUT="$out" \
-	KHDR_INCLUDES="-isystem $hdr" CC=gcc "$out/pidfd_autoreap_test" >>"$log" 2>&1 ||
-	{ tail -20 "$log" >&2; die "building pidfd_autoreap_test failed (log: $log)"; }
+: >"$top/kselftest-list.txt.new"
+for c in "${SELFTESTS[@]}"; do
+	mkdir -p "$top/$c"
+	args=(-C "$WORK/tools/testing/selftests/$c" OUTPUT="$top/$c" KHDR_INCLUDES="-isystem $hdr"
+		CC=gcc COLLECTION="$c")
+	make -s "${args[@]}" all >>"$log" 2>&1 ||
+		{ tail -20 "$log" >&2; die "building the $c selftests failed (log: $log)"; }
+	make -s --no-print-directory "${args[@]}" emit_tests >>"$top/kselftest-list.txt.new" 2>>"$log" ||
+		die "listing the $c selftests failed (log: $log)"
+done
+mv "$top/kselftest-list.txt.new" "$top/kselftest-list.txt"
