@@ -28,6 +28,31 @@ KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy
 	RUSTFMT=/usr/bin/rustfmt RUSTDOC=/usr/bin/rustdoc
 	BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
 
+# The kernel variants, in the order they are built and tested, and the
+# config fragments of each (kconfig/NAME.config, merged in this order onto
+# tinyconfig).
+VARIANTS=(rust c debug)
+variant_fragments() {
+	case "$1" in
+	rust) echo vm selftests fault kunit rust ;;
+	c) echo vm selftests fault kunit rust c ;;
+	debug) echo vm selftests fault kunit rust debug ;;
+	*) return 1 ;;
+	esac
+}
+
+# The steps, in order: setup, source and apply (prepare_tree), configure
+# and build (build_kernel VARIANT), then run and parse (scripts/test.sh:
+# tests/vm/guest.sh in the VM, tests/results/results.py on the host).
+prepare_tree() {
+	"$TOP/scripts/setup.sh"
+	"$TOP/scripts/fetch-source.sh"
+	"$TOP/scripts/apply.sh"
+}
+build_kernel() {
+	"$TOP/scripts/configure.sh" "$1" && "$TOP/scripts/build.sh" "$1"
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
