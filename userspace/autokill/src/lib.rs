@@ -65,9 +65,9 @@
 //!
 //! # Features
 //!
-//! - `tokio`: [`tokio::Child`](crate::tokio::Child), an async `wait()` and `output()` on
-//!   `tokio::io::unix::AsyncFd` of the pidfd, with tokio pipes; see the [`tokio`](crate::tokio)
-//!   module.
+//! - `tokio`: the module `autokill::tokio` with `autokill::tokio::Child` and
+//!   `autokill::tokio::CommandExt`: an async `wait()` and `output()` on
+//!   `tokio::io::unix::AsyncFd` of the pidfd, with tokio pipes.
 //!
 //! The command-line tool `autokill-run` of this crate runs a program tied to its own lifetime
 //! (`autokill-run --help`); `examples/` has a supervisor that keeps a pool of workers alive
