@@ -276,8 +276,9 @@ impl FailNth {
 }
 
 /// The scheduling and memory set-up that makes fault point sequences repeatable: pinned to
-/// CPU 0 (with the children: one per-CPU cache, one run queue), the stack grown and all memory
-/// locked (no page fault while a fault is armed).
+/// CPU 0 (with the children: one per-CPU cache, one run queue), the stack grown and the memory
+/// locked (no page fault while a fault is armed). Not `MCL_FUTURE`: the page [`clone3_window`]
+/// has the kernel store the pidfd into must stay unpopulated until then.
 fn pin_and_lock() -> Result<(), String> {
     grow_stack();
     // SAFETY: A cpu_set_t with CPU 0; the children inherit the affinity.
@@ -289,7 +290,7 @@ fn pin_and_lock() -> Result<(), String> {
         }
     }
     // SAFETY: mlockall with flags.
-    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+    if unsafe { libc::mlockall(libc::MCL_CURRENT) } != 0 {
         return Err(format!("mlockall: {}", Errno::last()));
     }
     Ok(())
@@ -302,18 +303,30 @@ fn grow_stack() {
     std::hint::black_box(&mut a);
 }
 
-/// A shared anonymous page for the armed `clone3()`: the `struct clone_args`, the pidfd the
-/// kernel stores and the `fail-nth` texts. A shared mapping is not copy-on-write after the fork,
-/// so the kernel writes into it without a page fault.
+/// A shared anonymous page: not copy-on-write after a fork, so the kernel writes into it
+/// without a page fault once it is populated.
+///
+/// The armed `clone3()` has one for the `struct clone_args` and the `fail-nth` texts
+/// (populated), and a new one for the pidfd the kernel stores: its first write is a page fault
+/// in `copy_process()` after the armed pidfd file exists, with the allocations of a page and its
+/// page table as fault points, so that their failure makes `put_user()` fail and
+/// `copy_process()` release the armed file with no task attached (`bad_fork_put_pidfd`).
 struct Scratch {
     page: *mut u8,
 }
 
-const SCRATCH_PIDFD: usize = 128;
 const SCRATCH_READ: usize = 256;
 const SCRATCH_ZERO: usize = 288;
 
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: Unmaps the page this value mapped; nothing refers to it any more.
+        unsafe { libc::munmap(self.page.cast(), PAGE_SIZE) };
+    }
+}
+
 impl Scratch {
+    /// A page, not populated: mapped, never touched.
     fn new() -> Result<Scratch, String> {
         // SAFETY: A new anonymous mapping; nothing else refers to it.
         let p = unsafe {
@@ -331,6 +344,17 @@ impl Scratch {
         }
         Ok(Scratch { page: p.cast() })
     }
+
+    /// A page, populated (and locked).
+    fn populated() -> Result<Scratch, String> {
+        let sc = Scratch::new()?;
+        // SAFETY: The page is ours and writable; mlock with its address and size.
+        unsafe {
+            sc.page.write_bytes(0, PAGE_SIZE);
+            libc::mlock(sc.page.cast(), PAGE_SIZE);
+        }
+        Ok(sc)
+    }
 }
 
 /// `clone3(flags)` of a child that closes its fds and pauses, between the arming of `fail-nth`
@@ -341,16 +365,16 @@ impl Scratch {
 ///
 /// Returns the `clone3()` result and that of the `pread()` (the number of bytes, now in the
 /// scratch page, or `-errno`).
-fn clone3_window(nth: &FailNth, sc: &Scratch, flags: u64) -> (Clone3Result, i64) {
+/// `slot` is the page for the pidfd, not populated.
+fn clone3_window(nth: &FailNth, sc: &Scratch, slot: &Scratch, flags: u64) -> (Clone3Result, i64) {
     let args = CloneArgs {
         flags,
-        pidfd: sc.page as u64 + SCRATCH_PIDFD as u64,
+        pidfd: slot.page as u64,
         ..Default::default()
     };
     // SAFETY: The page is ours, page-aligned and larger than the struct and the texts.
     unsafe {
         std::ptr::write(sc.page.cast::<CloneArgs>(), args);
-        std::ptr::write(sc.page.add(SCRATCH_PIDFD).cast::<i32>(), -1);
         *sc.page.add(SCRATCH_ZERO) = b'0';
     }
     let ret: i64;
@@ -407,10 +431,11 @@ fn clone3_window(nth: &FailNth, sc: &Scratch, flags: u64) -> (Clone3Result, i64)
     if ret < 0 {
         return (Err(Errno(-ret as i32)), read);
     }
-    // SAFETY: The kernel stored the pidfd in the scratch page before returning.
-    let fd = unsafe { std::ptr::read(sc.page.add(SCRATCH_PIDFD).cast::<i32>()) };
-    // SAFETY: A new fd the kernel installed for us, if any.
-    let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
+    // SAFETY: On success the kernel stored the pidfd in the slot page (the page is mapped, and
+    // zero if it was not written).
+    let fd = unsafe { std::ptr::read(slot.page.cast::<i32>()) };
+    // SAFETY: A new fd the kernel installed for us (0 would be our standard input: not ours).
+    let pidfd = (fd > 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
     (Ok((ret as i32, pidfd)), read)
 }
 
@@ -522,6 +547,8 @@ impl Ctx {
 
     /// `clone3(flags)` with the n-th fault armed (see [`clone3_window`]), or unarmed.
     fn clone3(&self, n: Option<u32>, flags: u64) -> Result<Armed<Clone3Result>, String> {
+        // A new page for the pidfd each time (see `Scratch`), unmapped at the end.
+        let slot = Scratch::new()?;
         if let Some(p) = self.pid {
             std::fs::write("/proc/sys/kernel/ns_last_pid", (p - 1).to_string())
                 .map_err(|e| format!("/proc/sys/kernel/ns_last_pid: {e}"))?;
@@ -531,7 +558,7 @@ impl Ctx {
                 .write(n.to_string().as_bytes())
                 .map_err(|e| format!("writing {n} to fail-nth: {e}"))?;
         }
-        let (value, read) = clone3_window(&self.nth, &self.scratch, flags);
+        let (value, read) = clone3_window(&self.nth, &self.scratch, &slot, flags);
         // The reset in the window may have failed (its own fault point): make sure.
         self.nth.disarm()?;
         let Some(n) = n else {
@@ -1506,7 +1533,7 @@ fn main() {
         Some(_) => None,
         None => match FailNth::open().and_then(|nth| {
             pin_and_lock()?;
-            Ok((nth, Scratch::new()?))
+            Ok((nth, Scratch::populated()?))
         }) {
             Ok((nth, scratch)) => {
                 let pid = pick_pid();
