@@ -3,56 +3,29 @@
 //! Credentials: dropping to a real unprivileged user and capability sets.
 
 use crate::errno::{cvt, Errno};
+use crate::sys::{self, CAP_SYS_ADMIN};
 
 /// The unprivileged user and group (`nobody`, `nogroup`).
 pub const NOBODY: u32 = 65534;
 
-/// `CAP_SYS_ADMIN`.
-pub const CAP_SYS_ADMIN: u32 = 21;
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
 /// The effective and permitted capability sets of this thread (64-bit masks).
 pub fn capget() -> Result<(u64, u64), Errno> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: A version-3 header and two data structs, as the kernel expects.
-    cvt(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
-    let eff = data[0].effective as u64 | (data[1].effective as u64) << 32;
-    let perm = data[0].permitted as u64 | (data[1].permitted as u64) << 32;
-    Ok((eff, perm))
+    Ok(sys::capget()?)
 }
 
 /// Sets the effective and permitted sets (inheritable cleared).
 pub fn capset(effective: u64, permitted: u64) -> Result<(), Errno> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
+    let mut hdr = sys::CapUserHeader {
+        version: sys::LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
     let data = [
-        CapData {
+        sys::CapUserData {
             effective: effective as u32,
             permitted: permitted as u32,
             inheritable: 0,
         },
-        CapData {
+        sys::CapUserData {
             effective: (effective >> 32) as u32,
             permitted: (permitted >> 32) as u32,
             inheritable: 0,
@@ -65,9 +38,7 @@ pub fn capset(effective: u64, permitted: u64) -> Result<(), Errno> {
 
 /// Whether this thread has `CAP_SYS_ADMIN` in its effective set.
 pub fn has_cap_sys_admin() -> bool {
-    capget()
-        .map(|(e, _)| e & (1 << CAP_SYS_ADMIN) != 0)
-        .unwrap_or(false)
+    sys::has_capability(CAP_SYS_ADMIN).unwrap_or(false)
 }
 
 /// Whether we run as root with `CAP_SYS_ADMIN`.

@@ -69,6 +69,14 @@ impl Errno {
     }
 }
 
+impl From<std::io::Error> for Errno {
+    /// The errno of an error from a system call wrapper (`autokill::sys`); 0 for an error that
+    /// has none (those wrappers make none).
+    fn from(error: std::io::Error) -> Errno {
+        Errno(error.raw_os_error().unwrap_or(0))
+    }
+}
+
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())

@@ -2,7 +2,8 @@
 
 //! Shared code of the `CLONE_PIDFD_AUTOKILL` conformance runner, fuzzer and stress test.
 //!
-//! - [`sys`]: the kernel constants (re-exporting `autokill::sys`) and the clone flag values.
+//! - [`sys`]: `autokill::sys` (the kernel constants, structs and raw wrappers), the few
+//!   constants only the tests use, flag names.
 //! - [`errno`]: errno values with their names.
 //! - [`raw`]: `clone3()` into a child that never touches memory (safe with `CLONE_VM`,
 //!   `CLONE_THREAD` or `CLONE_VFORK`, and in multithreaded callers).

@@ -7,6 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::errno::{cvt, Errno};
+use crate::sys;
+pub use crate::sys::WaitInfo;
 
 /// The positive wait: how long a death, a message or a state change may take (ms). Generous:
 /// the guest may be emulated.
@@ -26,56 +28,35 @@ fn env_ms(name: &str, default: i32) -> i32 {
         .unwrap_or(default)
 }
 
+// The pidfd and `waitid()` wrappers are `autokill::sys`'s, with the errno as an [`Errno`]
+// (whose name the messages print).
+
 /// `pidfd_open(pid, flags)`.
 pub fn pidfd_open(pid: i32, flags: u32) -> Result<OwnedFd, Errno> {
-    // SAFETY: A system call with integer arguments.
-    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) })?;
-    // SAFETY: A new file descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(sys::pidfd_open(pid, flags)?)
 }
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`.
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
-    // SAFETY: A system call with integer arguments and a null siginfo.
-    cvt(unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    })?;
-    Ok(())
+    Ok(sys::pidfd_send_signal(pidfd, sig)?)
 }
 
 /// `pidfd_getfd(pidfd, targetfd, 0)`.
 pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: RawFd) -> Result<OwnedFd, Errno> {
-    // SAFETY: A system call with integer arguments.
-    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), targetfd, 0) })?;
-    // SAFETY: A new file descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(sys::pidfd_getfd(pidfd, targetfd)?)
 }
 
 /// `ioctl(PIDFD_GET_INFO)` with `mask`.
-pub fn pidfd_info(pidfd: BorrowedFd<'_>, mask: u64) -> Result<crate::sys::PidfdInfo, Errno> {
-    let mut info = crate::sys::PidfdInfo {
-        mask,
-        ..Default::default()
-    };
-    // SAFETY: `info` is a valid, writable `struct pidfd_info` of the size the ioctl encodes.
-    cvt(unsafe { libc::ioctl(pidfd.as_raw_fd(), crate::sys::PIDFD_GET_INFO, &mut info) })?;
-    Ok(info)
+pub fn pidfd_info(pidfd: BorrowedFd<'_>, mask: u64) -> Result<sys::PidfdInfo, Errno> {
+    Ok(sys::pidfd_get_info(pidfd, mask)?)
 }
 
 /// Waits until `PIDFD_GET_INFO` reports the exit status (it may lag behind the poll wake-up).
 pub fn exit_code(pidfd: BorrowedFd<'_>, timeout_ms: i32) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms as u64);
     loop {
-        if let Ok(info) = pidfd_info(pidfd, crate::sys::PIDFD_INFO_EXIT) {
-            if info.mask & crate::sys::PIDFD_INFO_EXIT != 0 {
-                return Some(info.exit_code);
-            }
+        if let Ok(Some(code)) = sys::pidfd_exit_status(pidfd) {
+            return Some(code);
         }
         if Instant::now() >= deadline {
             return None;
@@ -85,6 +66,9 @@ pub fn exit_code(pidfd: BorrowedFd<'_>, timeout_ms: i32) -> Option<i32> {
 }
 
 /// `poll()` one fd for `events`; returns `revents` (0 on timeout). Restarts on `EINTR`.
+///
+/// Unlike `autokill::sys::poll` it takes a raw fd, which may be closed while the poll runs (a
+/// case closes the fd a poll in another thread waits on) or be closed already (`POLLNVAL`).
 pub fn poll1(fd: RawFd, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
     loop {
@@ -443,39 +427,9 @@ pub fn recv_fd(sock: RawFd, timeout_ms: i32) -> Result<OwnedFd, String> {
     }
 }
 
-/// What `waitid()` reported.
-#[derive(Clone, Copy, Debug)]
-pub struct WaitInfo {
-    /// `si_pid` (0: nothing to report yet with `WNOHANG`).
-    pub pid: i32,
-    /// `si_code` (`CLD_EXITED`, `CLD_KILLED`, ...).
-    pub code: i32,
-    /// `si_status`.
-    pub status: i32,
-}
-
-/// `waitid(idtype, id, options)`.
+/// `waitid(idtype, id, options)`, retried on `EINTR`.
 pub fn waitid(idtype: libc::idtype_t, id: u32, options: i32) -> Result<WaitInfo, Errno> {
-    loop {
-        // SAFETY: siginfo_t is plain data.
-        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `si` is a valid siginfo_t.
-        let r = unsafe { libc::waitid(idtype, id, &mut si, options) };
-        if r < 0 {
-            let e = Errno::last();
-            if e == Errno::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        // SAFETY: waitid() filled the SIGCHLD fields (or left them zero).
-        let (pid, status) = unsafe { (si.si_pid(), si.si_status()) };
-        return Ok(WaitInfo {
-            pid,
-            code: si.si_code,
-            status,
-        });
-    }
+    Ok(sys::waitid(idtype, id, options)?)
 }
 
 /// `waitid(P_PID, pid, WEXITED | WNOHANG | __WALL)`: `Err(ECHILD)` for an autoreaped (or
@@ -793,5 +747,46 @@ impl FdExt for OwnedFd {
     }
     fn raw(&self) -> RawFd {
         self.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrappers_report_the_errno_by_name() {
+        // The messages of the suites print errno names: the `autokill::sys` errors must keep
+        // their errno through the conversion.
+        assert_eq!(pidfd_open(-1, 0).unwrap_err(), Errno::EINVAL);
+        let err = waitid(libc::P_PID, i32::MAX as u32, libc::WEXITED | libc::WNOHANG);
+        assert_eq!(err.unwrap_err().to_string(), "ECHILD");
+        let (r, _w) = pipe();
+        // A pipe is no pidfd.
+        assert_eq!(
+            pidfd_send_signal(r.as_fd_borrowed(), 0).unwrap_err(),
+            Errno::EBADF
+        );
+    }
+
+    #[test]
+    fn pidfd_of_a_child_and_its_status() {
+        let pid = crate::raw::fork_fn(|| 7).unwrap();
+        let pidfd = pidfd_open(pid, 0).unwrap();
+        let info = pidfd_info(pidfd.as_fd_borrowed(), sys::PIDFD_INFO_PID);
+        // PIDFD_GET_INFO exists since Linux 6.13.
+        if let Ok(info) = &info {
+            assert_eq!(info.pid, pid as u32);
+        }
+        assert!(wait_exit(pidfd.as_fd_borrowed(), 30_000));
+        let w = waitid(libc::P_PIDFD, pidfd.as_raw_fd() as u32, libc::WEXITED).unwrap();
+        assert_eq!((w.pid, w.code, w.status), (pid, libc::CLD_EXITED, 7));
+        if info.is_ok() {
+            assert_eq!(exit_code(pidfd.as_fd_borrowed(), 30_000), Some(7 << 8));
+        }
+        assert_eq!(
+            pidfd_send_signal(pidfd.as_fd_borrowed(), 0).unwrap_err(),
+            Errno::ESRCH
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::os::fd::AsRawFd;
 
-use conformance::creds::{self, CAP_SYS_ADMIN, NOBODY};
+use conformance::creds::{self, NOBODY};
 use conformance::errno::Errno;
 use conformance::raw::{ChildMode, Clone3};
 use conformance::sys::*;
