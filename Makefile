@@ -5,7 +5,7 @@
 S := scripts
 CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-autokill-rust)
 export AUTOKILL_CACHE := $(CACHE)
-export KSRC
+export KSRC KVER
 
 .PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test bench patches series-build clean
 
@@ -16,7 +16,7 @@ help:
 	@echo "  make test       every test: host, KUnit, selftests, on the Rust and C kernels"
 	@echo
 	@echo "  make setup      install the toolchain (Debian packages, bindgen, virtme-ng)"
-	@echo "  make source     fetch Linux 7.3 (or check KSRC=/path/to/linux)"
+	@echo "  make source     fetch Linux $(or $(KVER),7.3) (or check KSRC=/path/to/linux)"
 	@echo "  make apply      apply the series to a working copy of the source"
 	@echo "  make kernel     build the Rust kernel (CONFIG_PIDFD_AUTOKILL_RUST=y)"
 	@echo "  make kernel-c   build the C baseline (same tree, the option off)"
@@ -27,6 +27,9 @@ help:
 	@echo "  make patches    export the series as git format-patch files, with a cover letter"
 	@echo "  make series-build  build the kernel at every commit of the series, in order"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
+	@echo
+	@echo "  KVER=7.2        with any target: another Debian kernel (default 7.3)"
+	@echo "  KSRC=/path/to/linux  with any target: your own tree (7.1 or later; only read)"
 	@echo
 	@echo "Cache: $(CACHE) (safe to delete; AUTOKILL_CACHE=... moves it)"
 
@@ -75,4 +78,4 @@ series-build: source
 	@$(S)/build-series.sh
 
 clean:
-	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work"
+	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"

@@ -19,7 +19,7 @@ done
 step "cargo build autokill-bench" cargo build -q --release -p autokill-bench --manifest-path "$TOP/Cargo.toml"
 bin=$CARGO_TARGET_DIR/release/autokill-bench
 
-out=$CACHE/bench/$(date +%Y%m%d-%H%M%S)
+out=$KCACHE/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 for i in $(seq "$boots"); do
 	for v in rust c; do

@@ -2,16 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the kernel at every commit of the series, in order, as a bisect
 # would: the Rust configuration (CLIPPY=1, CONFIG_WERROR), incrementally
-# in a tree and build directory of its own ($CACHE/work/series-linux,
-# $CACHE/build/series). Options that a commit does not know yet (the
+# in a tree and build directory of its own ($KCACHE/work/series-linux,
+# $BUILD/series). Options that a commit does not know yet (the
 # Kconfig entry comes with patch 7) are dropped by olddefconfig.
 # Prints one line per commit and fails if any commit does not build.
 . "$(dirname "$0")/lib.sh"
 build_lock
 
 SRC=$(source_tree)
-tree=$CACHE/work/series-linux
-repo=$CACHE/work/series-repo
+tree=$KCACHE/work/series-linux
+repo=$KCACHE/work/series-repo
 O=$BUILD/series
 mkdir -p "$LOGS" "$O"
 export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1

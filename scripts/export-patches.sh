@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Export the series as `git format-patch` files that apply with `git am` to
-# a Linux 7.3 tree, and run checkpatch.pl --strict on them.
-# OUT=dir chooses where (default: the cache). The author and Signed-off-by
-# are the repository's git user. To edit the series as git commits:
+# the source tree (Linux $KVER, or KSRC), and run checkpatch.pl --strict on
+# them. OUT=dir chooses where (default: $KCACHE/patches). The author and
+# Signed-off-by are the repository's git user. To edit the series as git
+# commits:
 #   scripts/series.py checkout <pristine tree> DIR; (git in DIR);
 #   scripts/series.py save DIR
 . "$(dirname "$0")/lib.sh"
 
 SRC=$(source_tree)
-out=${OUT:-$CACHE/patches}
-repo=$CACHE/export
+out=${OUT:-$KCACHE/patches}
+repo=$KCACHE/export
 name=$(git -C "$TOP" config user.name || true)
 email=$(git -C "$TOP" config user.email || true)
 [ -n "$name" ] && [ -n "$email" ] || die "set git user.name and user.email (the patches' author and Signed-off-by)"
@@ -27,7 +28,7 @@ rm -rf "$out"
 mkdir -p "$out"
 git -C "$repo" format-patch -q --cover-letter -o "$out" base..HEAD
 python3 "$TOP/scripts/cover-letter.py" "$TOP/c-glue/cover-letter.txt" "$out/0000-cover-letter.patch" \
-	"$CACHE" || die "writing the cover letter failed"
+	"$KCACHE" || die "writing the cover letter failed"
 ls "$out"/*.patch
 patches=()
 for p in "$out"/*.patch; do

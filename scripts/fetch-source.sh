@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Fetch Debian's linux-source-7.3 from trixie-backports with a private apt
+# Fetch Debian's linux-source-$KVER (7.3 by default) with a private apt
 # configuration and unpack it once, as a pristine tree, into the cache.
 # The mirror is the one the machine's own apt configuration uses; only the
-# suite differs. With KSRC set, only check that tree.
+# suite differs: the first of $KSUITES (default: trixie-backports, which
+# has 7.2 and 7.3, then sid) that carries the package, its newest version.
+# With KSRC set, only check that tree.
 . "$(dirname "$0")/lib.sh"
 
 if [ -n "${KSRC:-}" ]; then
@@ -30,20 +32,26 @@ mirror_uri() {
 uri=$(mirror_uri)
 [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list*; add one or use KSRC=/path/to/linux"
 
-APT=$CACHE/apt
-rm -rf "$APT"
-mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc" "$APT/deb"
-cat >"$APT/etc/sources.list" <<EOS
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main
-EOS
+APT=$CACHE/apt/$KVER
 aptopts=(-o "Dir::Etc::SourceList=$APT/etc/sources.list" -o Dir::Etc::SourceParts=-
 	-o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT" -o "Dir::Cache::archives=$APT/archives"
 	-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1)
-
-step "apt-get update (trixie-backports, private lists)" apt-get "${aptopts[@]}" update -qq ||
-	die "apt-get update of trixie-backports failed; check network access to $uri"
-ver=$(apt-cache "${aptopts[@]}" madison "linux-source-$KVER" | awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }')
-[ -n "$ver" ] || die "linux-source-$KVER not found in trixie-backports; use KSRC=/path/to/linux"
+suites=${KSUITES:-trixie-backports sid}
+ver=
+for suite in $suites; do
+	rm -rf "$APT"
+	mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc" "$APT/deb"
+	cat >"$APT/etc/sources.list" <<EOS
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main
+EOS
+	step "apt-get update ($suite, private lists)" apt-get "${aptopts[@]}" update -qq ||
+		die "apt-get update of $suite failed; check network access to $uri"
+	ver=$(apt-cache "${aptopts[@]}" madison "linux-source-$KVER" | awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }')
+	[ -n "$ver" ] && break
+	log "no linux-source-$KVER in $suite"
+done
+[ -n "$ver" ] || die "linux-source-$KVER is in none of the suites $suites; use KSRC=/path/to/linux"
+log "linux-source-$KVER $ver from $suite"
 (cd "$APT/deb" && step "apt-get download linux-source-$KVER=$ver" \
 	apt-get "${aptopts[@]}" download -qq "linux-source-$KVER=$ver") ||
 	die "download of linux-source-$KVER failed; rerun 'make source'"

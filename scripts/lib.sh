@@ -6,15 +6,43 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${AUTOKILL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pidfd-autokill-rust}
-KVER=7.3
 TOOLS=$CACHE/tools
 VENV=$CACHE/venv
 BINDGEN_VERSION=0.73.0
 VNG_VERSION=1.42
+
+# The kernel tree: Debian's linux-source-$KVER (KVER=7.3 by default; 7.1 is
+# the first with CLONE_PIDFD_AUTOKILL), unpacked once into $PRISTINE, or
+# the user's own tree (KSRC=/path/to/linux, never modified).
+KVER=${KVER:-7.3}
+[[ $KVER =~ ^([0-9]+)\.([0-9]+)$ ]] && { [ "${BASH_REMATCH[1]}" -gt 7 ] ||
+	{ [ "${BASH_REMATCH[1]}" -eq 7 ] && [ "${BASH_REMATCH[2]}" -ge 1 ]; }; } ||
+	{ printf 'error: KVER=%s: the series needs Linux 7.1 or later, as MAJOR.MINOR (e.g. KVER=7.2)\n' "$KVER" >&2; exit 1; }
 PRISTINE=$CACHE/src/linux-$KVER
-WORK=$CACHE/work/linux
-BUILD=$CACHE/build
-LOGS=$CACHE/logs
+if [ -n "${KSRC:-}" ] && [ -d "$KSRC" ]; then
+	KSRC=$(cd "$KSRC" && pwd)
+fi
+# KCACHE: what is made from that tree, one place per tree: the working
+# copy ($WORK), the build directories ($BUILD/VARIANT), the logs, and
+# selftests/, results/, bench/, export/, patches/, mutants/ and
+# last-test-report.txt. For the default 7.3 that is the cache itself (so
+# $CACHE/work/linux, $CACHE/build/rust, ...); for another Debian version
+# $CACHE/kver/$KVER; for a KSRC tree $CACHE/ksrc/NAME-HASH (its directory
+# name and a hash of its path). The toolchain, the pristine sources, the
+# downloads, ccache and the cargo target directory are shared.
+if [ -n "${KSRC:-}" ]; then
+	KCACHE=$CACHE/ksrc/$(basename "$KSRC")-$(printf '%s' "$KSRC" | sha256sum | cut -c1-8)
+elif [ "$KVER" != 7.3 ]; then
+	KCACHE=$CACHE/kver/$KVER
+else
+	KCACHE=$CACHE
+fi
+WORK=$KCACHE/work/linux
+BUILD=$KCACHE/build
+LOGS=$KCACHE/logs
+# The C oracle of the rules crate (tests/rules/build.rs) comes from the
+# working tree of this kernel.
+export AUTOKILL_KSRC=$WORK
 
 export PATH="$TOOLS/bin:$VENV/bin:$PATH"
 # Host Rust builds (the workspace) also live in the cache, so that a fresh

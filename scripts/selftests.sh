@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the kernel's own pidfd and clone3 selftests from the working tree,
 # against the UAPI headers of the rust build, into the cache:
-# $CACHE/selftests/COLLECTION/PROGRAM and the list of the test programs,
-# "COLLECTION:PROGRAM" per line, in $CACHE/selftests/kselftest-list.txt
+# $KCACHE/selftests/COLLECTION/PROGRAM and the list of the test programs,
+# "COLLECTION:PROGRAM" per line, in $KCACHE/selftests/kselftest-list.txt
 # (as `make install` of the selftests writes it).
 . "$(dirname "$0")/lib.sh"
 build_lock
 
 SELFTESTS=(pidfd clone3)
-top=$CACHE/selftests
+top=$KCACHE/selftests
 hdr=$BUILD/rust/usr/include
 mkdir -p "$top" "$LOGS"
 log=$LOGS/selftests.log

@@ -8,7 +8,7 @@
 
 S=$TOP/scripts
 VARIANTS=${TEST_VARIANTS:-rust c debug}
-results=$CACHE/results
+results=$KCACHE/results
 rm -rf "$results"
 mkdir -p "$results"
 summary=$results/summary.txt
@@ -116,7 +116,7 @@ for v in $built; do
 	esac
 	VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_TESTS='$(echo $vm_tests)' \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FUZZ_SEED=$fuzz_seed FUZZ_COUNT=$fuzz \
-$TOP/tests/vm/guest.sh $out $CACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
+$TOP/tests/vm/guest.sh $out $KCACHE/selftests/pidfd/pidfd_autoreap_test $impl $v"
 	rc=$?
 	set -e
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc)"

@@ -120,7 +120,8 @@ def kernel_trees() -> List[str]:
     trees = [os.path.join(cache, 'work', 'linux')]
     if os.environ.get('KSRC'):
         trees.append(os.environ['KSRC'])
-    trees.append(os.path.join(cache, 'src', 'linux-7.3'))
+    trees.append(os.path.join(cache, 'src',
+                              'linux-' + (os.environ.get('KVER') or '7.3')))
     return trees
 
 

@@ -3,7 +3,9 @@
 //! Compiles `clone_autokill_flags_check()`, extracted by name from the kernel tree's
 //! `kernel/fork.c` (the C implementation the Rust rules replace), into a library the tests call.
 //!
-//! The tree is `$AUTOKILL_KSRC`, or the working tree `make apply` leaves in the project's cache.
+//! The tree is `$AUTOKILL_KSRC` (the scripts set it to the working tree of the kernel they test,
+//! `KVER=` or `KSRC=`), or else the working tree `make apply` leaves in the project's cache for
+//! the default Linux 7.3.
 //! Without it the crate builds without the C oracle and its test reports itself skipped, with
 //! the reason.
 
