@@ -7,10 +7,12 @@
 # Only files whose content changes are rewritten, so an unchanged series
 # leaves every timestamp alone and the kernel build stays incremental.
 . "$(dirname "$0")/lib.sh"
-build_lock
 
+# The tree first: one that is not usable is refused without waiting for
+# the build lock.
 SRC=$(source_tree)
 [ -f "$SRC/Makefile" ] || die "no kernel source at $SRC; run 'make source' first"
+build_lock
 # A working copy of the source, made once (atomically) per source tree.
 stamp="$SRC $(cat "$SRC/.complete" 2>/dev/null || echo user-tree)"
 if [ "$(cat "$WORK/.autokill-source" 2>/dev/null)" != "$stamp" ]; then
@@ -41,4 +43,4 @@ while read -r f; do
 	fi
 done <"$staging.files"
 mv "$staging.files" "$WORK/.autokill-files"
-log "series applied to $WORK ($(wc -l <"$WORK/.autokill-files") files, $changed changed)"
+log "series applied to $WORK (Linux $(tree_version "$SRC"), $(wc -l <"$WORK/.autokill-files") files, $changed changed)"

@@ -7,9 +7,9 @@
 # Kconfig entry comes with patch 7) are dropped by olddefconfig.
 # Prints one line per commit and fails if any commit does not build.
 . "$(dirname "$0")/lib.sh"
-build_lock
 
 SRC=$(source_tree)
+build_lock
 tree=$KCACHE/work/series-linux
 repo=$KCACHE/work/series-repo
 O=$BUILD/series

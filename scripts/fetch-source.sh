@@ -12,7 +12,10 @@ if [ -n "${KSRC:-}" ]; then
 	source_tree >/dev/null
 	exit 0
 fi
-[ -f "$PRISTINE/.complete" ] && exit 0
+if [ -f "$PRISTINE/.complete" ]; then
+	source_tree >/dev/null
+	exit 0
+fi
 
 mirror_uri() {
 	local f uri
@@ -66,3 +69,4 @@ mv "$tmp/linux-source-$KVER" "$PRISTINE"
 printf '%s\n' "$ver" >"$PRISTINE/.complete"
 rm -rf "$APT/deb"
 log "pristine Linux $ver in $PRISTINE"
+source_tree >/dev/null

@@ -123,14 +123,25 @@ build_unlock() {
 }
 
 # The kernel tree we work on: the user's own (KSRC) or the pristine copy.
+# A tree without CLONE_PIDFD_AUTOKILL in its UAPI (older than 7.1) is
+# refused here, before anything is copied or built.
 source_tree() {
+	local src=$PRISTINE what="linux-source-$KVER"
 	if [ -n "${KSRC:-}" ]; then
-		[ -f "$KSRC/Makefile" ] && [ -f "$KSRC/Kconfig" ] && [ -d "$KSRC/rust/kernel" ] ||
-			die "KSRC=$KSRC is not a Linux source tree with Rust support (no Makefile, Kconfig or rust/kernel); point KSRC at a 7.x kernel checkout"
-		printf '%s\n' "$KSRC"
-	else
-		printf '%s\n' "$PRISTINE"
+		src=$KSRC what="KSRC=$KSRC"
+		[ -f "$src/Makefile" ] && [ -f "$src/Kconfig" ] && [ -d "$src/rust/kernel" ] ||
+			die "$what is not a Linux source tree with Rust support (no Makefile, Kconfig or rust/kernel); point KSRC at a 7.1 or later kernel checkout"
 	fi
+	if [ -f "$src/Makefile" ] && ! grep -qw CLONE_PIDFD_AUTOKILL "$src/include/uapi/linux/sched.h" 2>/dev/null; then
+		die "$what is Linux $(tree_version "$src"), older than 7.1 (no CLONE_PIDFD_AUTOKILL in include/uapi/linux/sched.h); the series needs 7.1 or later"
+	fi
+	printf '%s\n' "$src"
+}
+
+# tree_version DIR: the kernel version its top Makefile says (e.g. 7.2.12).
+tree_version() {
+	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+		$1 == "SUBLEVEL" { s = $2 } END { print v "." p (s != "" ? "." s : "") }' "$1/Makefile"
 }
 
 # accel IMAGE: "kvm" if a short probe boot of IMAGE under KVM succeeds on

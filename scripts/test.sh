@@ -8,6 +8,8 @@
 
 S=$TOP/scripts
 VARIANTS=${TEST_VARIANTS:-rust c debug}
+# A KSRC tree older than 7.1 is refused here, with its one-line reason.
+source_tree >/dev/null
 results=$KCACHE/results
 rm -rf "$results"
 mkdir -p "$results"
