@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Apply the series (c-glue/series: diffs from c-glue/, whole files from
 # rust-module/ and kconfig/) to a working copy of the source tree in the
-# cache.
+# cache ($WORK; the source tree itself, pristine or KSRC, is only read).
 #
 # Only files whose content changes are rewritten, so an unchanged series
 # leaves every timestamp alone and the kernel build stays incremental.
@@ -14,7 +14,12 @@ SRC=$(source_tree)
 [ -f "$SRC/Makefile" ] || die "no kernel source at $SRC; run 'make source' first"
 build_lock
 # A working copy of the source, made once (atomically) per source tree.
-stamp="$SRC $(cat "$SRC/.complete" 2>/dev/null || echo user-tree)"
+# A KSRC git checkout is copied again when its HEAD moves.
+if [ -f "$SRC/.complete" ]; then
+	stamp="$SRC $(cat "$SRC/.complete")"
+else
+	stamp="$SRC user-tree $(git -C "$SRC" rev-parse -q --verify HEAD 2>/dev/null || true)"
+fi
 if [ "$(cat "$WORK/.autokill-source" 2>/dev/null)" != "$stamp" ]; then
 	rm -rf "$WORK" "$WORK.tmp"
 	mkdir -p "$(dirname "$WORK")"
