@@ -92,7 +92,7 @@ impl Pid {
     /// use kernel::{pid::Pid, sync::rcu};
     ///
     /// let guard = rcu::read_lock();
-    /// let pid = Pid::find_vpid_with_guard(current!().tgid(), &guard);
+    /// let pid = Pid::find_vpid_with_guard(current!().tgid_nr_ns(None), &guard);
     /// assert!(pid.is_some());
     /// // No task is ever given the number 0.
     /// assert!(Pid::find_vpid_with_guard(0, &guard).is_none());
@@ -191,13 +191,13 @@ mod tests {
     fn find_vpid_finds_own_thread_group() {
         let me = crate::current!();
         let guard = rcu::read_lock();
-        let pid = Pid::find_vpid_with_guard(me.tgid(), &guard);
+        let pid = Pid::find_vpid_with_guard(me.tgid_nr_ns(None), &guard);
         assert!(pid.is_some());
         let pid = pid.unwrap();
         let leader = pid.pid_task_with_guard(PidType::Tgid, &guard);
         assert!(leader.is_some_and(|leader| leader == me.group_leader()));
         let thread = pid.pid_task_with_guard(PidType::Pid, &guard);
-        assert!(thread.is_some_and(|thread| thread.pid() == me.tgid()));
+        assert!(thread.is_some_and(|thread| thread == me.group_leader()));
     }
 
     #[test]
