@@ -140,7 +140,7 @@ fn spawn(flags: u64, exit_signal: u64, exit_now: bool) -> (libc::pid_t, RawFd) {
     // SAFETY: fork-like clone3 without CLONE_VM; the child only calls async-signal-safe
     // functions (pause, _exit).
     let pid = check(
-        unsafe { clone3_raw(&mut args, std::mem::size_of::<CloneArgs>()) },
+        unsafe { clone3_raw(&mut args, sys::CLONE_ARGS_SIZE_VER2) },
         "clone3",
     );
     if pid == 0 {
@@ -194,7 +194,7 @@ fn rejected_clone3() {
         ..Default::default()
     };
     // SAFETY: The call fails validation before any process is created.
-    let ret = unsafe { clone3_raw(&mut args, std::mem::size_of::<CloneArgs>()) };
+    let ret = unsafe { clone3_raw(&mut args, sys::CLONE_ARGS_SIZE_VER2) };
     if ret != -1 || Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
         eprintln!("autokill-bench: rejected clone3 returned {ret}, expected EINVAL");
         std::process::exit(1);
@@ -320,17 +320,17 @@ fn main() {
         Case {
             name: "fork_exit",
             run: fork_exit,
-            ops: 400,
+            ops: 1200,
         },
         Case {
             name: "accepted_clone3",
             run: accepted_clone3,
-            ops: 400,
+            ops: 1200,
         },
         Case {
             name: "autokill_cycle",
             run: autokill_cycle,
-            ops: 400,
+            ops: 1200,
         },
     ];
     let mut out = std::io::stdout().lock();
