@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Configure a build directory: tinyconfig plus the fragments in kconfig/.
-# Usage: configure.sh rust|c|debug
+# Usage: configure.sh VARIANT (the variants and their fragments: lib.sh)
 . "$(dirname "$0")/lib.sh"
 build_lock
 
 variant=${1:?usage: configure.sh rust|c|debug}
-case "$variant" in
-rust) frags=(vm selftests fault kunit rust) ;;
-c) frags=(vm selftests fault kunit rust c) ;;
-debug) frags=(vm selftests fault kunit rust debug) ;;
-*) die "unknown variant '$variant' (rust, c or debug)" ;;
-esac
+fragments=$(variant_fragments "$variant") || die "unknown variant '$variant' (${VARIANTS[*]})"
+read -ra frags <<<"$fragments"
 O=$BUILD/$variant
 files=()
 for f in "${frags[@]}"; do files+=("$TOP/kconfig/$f.config"); done

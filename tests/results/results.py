@@ -21,8 +21,9 @@ NAME.log (next to the index) is the output. FORMAT says how to read it:
 
 A missing result line, a plan mismatch, a program that stopped midway, a
 timeout or a failing exit status is a failure, with its name. A failed
-case of an upstream selftest is run again on its own (RERUN_OF names the
-first run): passing then makes it `flaky`, failing again a failure.
+case of an upstream selftest is run again on its own, until it passes, a
+few times at most (RERUN_OF names the first run): passing then makes it
+`flaky`, failing every time a failure.
 
     results.py reruns DIR           what guest.sh runs again, one line each
     results.py report RESULTS VARIANT...
@@ -45,11 +46,12 @@ PASS, FAIL, SKIP, FLAKY = 'pass', 'fail', 'skip', 'flaky'
 # The KUnit suites each kernel must run at boot. Other suites that run
 # are parsed and counted as well; only these are a failure when absent.
 KUNIT_SUITES = {
-    'rust': ('clone_autokill', 'rust_kernel_pid', 'rust_kernel_task',
-             'rust_kernel_capability'),
+    'rust': ('clone_autokill', 'pidfs_autokill', 'rust_kernel_pid',
+             'rust_kernel_task', 'rust_kernel_capability'),
     'c': ('rust_kernel_pid', 'rust_kernel_task', 'rust_kernel_capability'),
-    'debug': ('clone_autokill', 'rust_kernel_pid', 'rust_kernel_task',
-              'rust_kernel_capability', 'rust_doctests_kernel'),
+    'debug': ('clone_autokill', 'pidfs_autokill', 'rust_kernel_pid',
+              'rust_kernel_task', 'rust_kernel_capability',
+              'rust_doctests_kernel'),
 }
 
 # The symbol only the Rust implementation has (it replaces the C checks).
@@ -73,7 +75,13 @@ KNOWN_SKIPS = {
 
 # Suites whose cases must give the same verdict on every kernel as on the
 # C kernel (by name prefix).
-COMPARED = ('pidfd/', 'clone3/', 'conformance')
+COMPARED = ('pidfd/', 'clone3/', 'conformance', 'fault')
+
+# The kernels whose outcome of every injected fault (fault.calls) must be
+# the C kernel's, line by line: those built with the same options. On the
+# debug kernel kmemleak, KASAN and the stack depot allocate too, so its
+# fault points are others (its fault suite still runs, with --kmemleak).
+FAULT_COMPARED = ('rust',)
 
 SPLATS = re.compile(
     r'WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|possible circular locking|'
@@ -86,6 +94,7 @@ class Case:
     name: str
     verdict: str
     detail: str = ''
+    reruns: int = 0
 
 
 @dataclass
@@ -522,11 +531,17 @@ def apply_rerun(suite: Optional[Suite], r: Run) -> None:
     for c in suite.cases:
         if c.verdict != FAIL or c.name not in again:
             continue
+        c.reruns += 1
         if again[c.name].verdict == PASS and clean:
             c.verdict = FLAKY
-            c.detail = f'failed ({c.detail}), then passed on its own'
-        else:
+            c.detail = (f'failed ({c.detail}), then passed on its own, '
+                        f'rerun {c.reruns}')
+        elif c.reruns == 1:
             c.detail += f' | failed again on its own ({r.log})'
+        else:
+            c.detail = re.sub(r'failed again on its own( \d+ times)?',
+                              f'failed again on its own {c.reruns} times',
+                              c.detail)
     # A program that passed its reruns exits 1 for the first failure only.
     if not suite.count(FAIL):
         suite.cases = [c for c in suite.cases
@@ -598,6 +613,17 @@ def compare_fuzz(ref_path: str, other_path: str, kernel: str):
     return len(oth), mism
 
 
+def compare_lines(ref_path: str, other_path: str, kernel: str):
+    """The other kernel's file equals the C kernel's, line by line (the
+    same number of lines). Returns (lines, mismatches)."""
+    n, mism = compare_fuzz(ref_path, other_path, kernel)
+    if not mism and os.path.getsize(ref_path) != os.path.getsize(other_path):
+        with open(ref_path) as f:
+            mism.append(f'c has {len(f.read().splitlines())} lines, '
+                        f'{kernel} {n}')
+    return n, mism
+
+
 # --- the report ---------------------------------------------------------------
 
 def cell(s: Optional[Suite]) -> str:
@@ -630,6 +656,12 @@ def report(results: str, variants: List[str], out=sys.stdout) -> int:
                     n, mism = compare_fuzz(a, b, v)
                     suites.append(_differ('differential-' + f, v, n, mism,
                                           'calls'))
+            a = os.path.join(results, 'c', 'fault.calls')
+            b = os.path.join(results, v, 'fault.calls')
+            if v in FAULT_COMPARED and (os.path.exists(a) or os.path.exists(b)):
+                n, mism = compare_lines(a, b, v)
+                suites.append(_differ('differential-fault', v, n, mism,
+                                      'fault outcomes'))
 
     # What failed, was flaky or skipped for a known reason.
     for s in suites:

@@ -186,8 +186,8 @@ class Kunit(WithParser):
         self.assertEqual(s['kunit-rust_kernel_task'].count(R.FAIL), 0)
 
     def test_suite_fails_after_its_cases(self):
-        text = data('kunit-boot-rust.log').replace('ok 4 rust_kernel_pid',
-                                                   'not ok 4 rust_kernel_pid')
+        text = data('kunit-boot-rust.log').replace('ok 5 rust_kernel_pid',
+                                                   'not ok 5 rust_kernel_pid')
         s = {x.name: x for x in R.kunit_suites('rust', text, (), 0, '')}
         self.assertEqual(R.cell(s['kunit-rust_kernel_pid']), '3/1/0/0')
 
@@ -256,51 +256,60 @@ class ResultsDir(WithParser):
         with open(os.path.join(d, 'runs'), 'a') as f:
             f.write(f'{name} {fmt} {rc} 1500 {rerun_of}\n')
 
-    def one(self, kernel, rerun_text=None, rerun_rc=0):
+    FAILED = ('autoreap_basic', 'autoreap_multithreaded',
+              'nnp_sets_no_new_privs', 'autoreap_no_new_privs_unset')
+
+    def rerun(self, kernel, case, passed, i=1):
+        """A recorded rerun of one case, passed or failed (as that case)."""
+        log, was = (('kselftest-rerun-pass.log', 'autoreap_no_new_privs_unset')
+                    if passed else
+                    ('kselftest-rerun-fail.log', 'autoreap_multithreaded'))
         name = 'selftests/pidfd/pidfd_autoreap_test'
-        self.put(kernel, name, 'ktap', 1 if rerun_text else 0,
-                 data('kselftest-fail.log') if rerun_text else
+        self.put(kernel, f'{name}.rerun{i}.global.{case}', 'ktap',
+                 0 if passed else 1, data(log).replace(was, case), name)
+
+    def one(self, kernel, reruns=None):
+        """pidfd_autoreap_test: passing, or failing (kselftest-fail.log)
+        with the given reruns (True: passed) of each failed case."""
+        name = 'selftests/pidfd/pidfd_autoreap_test'
+        self.put(kernel, name, 'ktap', 1 if reruns else 0,
+                 data('kselftest-fail.log') if reruns else
                  data('kselftest-pass.log'))
-        if rerun_text:
-            for case in ('autoreap_basic', 'autoreap_multithreaded',
-                         'nnp_sets_no_new_privs', 'autoreap_no_new_privs_unset'):
-                self.put(kernel, f'{name}.rerun.global.{case}', 'ktap',
-                         rerun_rc, rerun_text.replace('autoreap_basic', case),
-                         name)
+        for case in self.FAILED if reruns else ():
+            for i, passed in enumerate(reruns, 1):
+                self.rerun(kernel, case, passed, i)
 
     def test_reruns(self):
-        self.one('rust', 'x')
+        self.one('rust', [True])
         self.put('rust', 'selftests/pidfd/pidfd_test', 'ktap', 0,
                  data('kselftest-skip.log').replace('ok 3 ', 'not ok 3 '))
         self.assertEqual(R.reruns(os.path.join(self.d, 'rust')), [
-            ('selftests/pidfd/pidfd_autoreap_test', '-r global.autoreap_basic'),
-            ('selftests/pidfd/pidfd_autoreap_test',
-             '-r global.autoreap_multithreaded'),
-            ('selftests/pidfd/pidfd_autoreap_test',
-             '-r global.nnp_sets_no_new_privs'),
-            ('selftests/pidfd/pidfd_autoreap_test',
-             '-r global.autoreap_no_new_privs_unset'),
-            ('selftests/pidfd/pidfd_test', '')])
+            ('selftests/pidfd/pidfd_autoreap_test', '-r global.' + c)
+            for c in self.FAILED] + [('selftests/pidfd/pidfd_test', '')])
 
-    RERUN_PASS = ('TAP version 13\n1..1\n# Starting 1 tests from 1 test cases.\n'
-                  '#  RUN           global.autoreap_basic ...\n'
-                  '#            OK  global.autoreap_basic\n'
-                  'ok 1 global.autoreap_basic\n# PASSED: 1 / 1 tests passed.\n'
-                  '# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0\n')
+    def load(self):
+        return R.load(os.path.join(self.d, 'rust'), 'rust')[0]
 
     def test_rerun_passes_flaky(self):
-        self.one('rust', self.RERUN_PASS)
-        s = R.load(os.path.join(self.d, 'rust'), 'rust')[0]
+        self.one('rust', [True])
+        s = self.load()
         self.assertEqual(R.cell(s), '15/0/0/4')
-        self.assertIn('then passed on its own', s.cases[4].detail)
+        self.assertIn('then passed on its own, rerun 1', s.cases[4].detail)
 
-    def test_rerun_fails_again(self):
-        text = self.RERUN_PASS.replace('\nok 1', '\nnot ok 1').replace(
-            'PASSED: 1', 'FAILED: 0')
-        self.one('rust', text, 1)
-        s = R.load(os.path.join(self.d, 'rust'), 'rust')[0]
+    def test_rerun_passes_the_third_time(self):
+        self.one('rust', [False, False, True])
+        s = self.load()
+        self.assertEqual(R.cell(s), '15/0/0/4')
+        self.assertIn('then passed on its own, rerun 3', s.cases[4].detail)
+
+    def test_rerun_fails_every_time(self):
+        self.one('rust', [False] * 3)
+        s = self.load()
         self.assertEqual(R.cell(s), '15/4/0/0')
-        self.assertIn('failed again on its own', s.cases[4].detail)
+        self.assertIn('failed again on its own 3 times', s.cases[4].detail)
+        # The exit status 1 of the first run is one of these failures.
+        self.assertEqual([c.name for c in s.cases if c.verdict == R.FAIL],
+                         ['global.' + c for c in self.FAILED])
 
     def report(self, variants):
         out = io.StringIO()
@@ -313,7 +322,7 @@ class ResultsDir(WithParser):
         self.put('host', 'build@c', 'exit', 0, '')
         for k in ('rust', 'c'):
             self.put(k, 'kunit', 'kunit', 0, data(f'kunit-boot-{k}.log'))
-            self.one(k, self.RERUN_PASS if k == 'rust' else None)
+            self.one(k, [True] if k == 'rust' else None)
             self.put(k, 'conformance', 'ktap', 0, data('conformance-host.log'))
             self.put(k, 'fuzz-root', 'ktap', 0, data('fuzz-host.log'))
             with open(os.path.join(self.d, k, 'fuzz-root.calls'), 'w') as f:
@@ -321,7 +330,7 @@ class ResultsDir(WithParser):
         rc, out = self.report(['rust', 'c'])
         lines = out.splitlines()
         self.assertEqual(rc, 0, out)
-        self.assertEqual(lines[-1], '78 passed, 0 failed, 174 skipped')
+        self.assertEqual(lines[-1], '80 passed, 0 failed, 174 skipped')
         self.assertIn('4 flaky', lines[-2])
         row = [l for l in lines if l.startswith('pidfd/pidfd_autoreap_test ')][0]
         self.assertEqual(row.split()[1:], ['-', '15/0/0/4', '19/0/0/0'])
@@ -343,6 +352,41 @@ class ResultsDir(WithParser):
         self.assertIn('conformance::abi::parent_from_normal_process_ok: '
                       'c pass, rust fail', out)
         self.assertEqual(out.splitlines()[-1], '9 passed, 2 failed, 174 skipped')
+
+    FAULT = ('KTAP version 1\n1..1\nok 1 - clone3_nnp\n'
+             '# passed 1 failed 0 skipped 0\n')
+
+    def fault(self, k, calls):
+        self.put(k, 'fault', 'ktap', 0, self.FAULT)
+        with open(os.path.join(self.d, k, 'fault.calls'), 'w') as f:
+            f.write(calls)
+
+    def test_fault_outcomes_compared(self):
+        same = ('clone3_nnp slab 1 injected errno:ENOMEM\n'
+                'clone3_nnp slab 2 clean child:killed consumed:1\n')
+        for k in ('rust', 'c', 'debug'):
+            self.fault(k, same if k != 'debug' else 'other points\n')
+        rc, out = self.report(['rust', 'c', 'debug'])
+        self.assertEqual(rc, 0, out)
+        row = [l for l in out.splitlines() if l.startswith('differential-fault ')]
+        # Columns rust, c, debug: the debug kernel's fault points are its
+        # own, not compared.
+        self.assertEqual(row[0].split()[1:], ['1/0/0/0', '-', '-'])
+
+    def test_fault_outcome_differs(self):
+        self.fault('c', 'clone3_nnp slab 1 injected errno:ENOMEM\n')
+        self.fault('rust', 'clone3_nnp slab 1 injected errno:EINVAL\n')
+        rc, out = self.report(['rust', 'c'])
+        self.assertEqual(rc, 1)
+        self.assertIn('c: clone3_nnp slab 1 injected errno:ENOMEM | '
+                      'rust: clone3_nnp slab 1 injected errno:EINVAL', out)
+
+    def test_fault_outcome_missing_lines(self):
+        self.fault('c', 'a\nb\n')
+        self.fault('rust', 'a\n')
+        rc, out = self.report(['rust', 'c'])
+        self.assertEqual(rc, 1)
+        self.assertIn('c has 2 lines, rust 1', out)
 
     def test_no_results(self):
         rc, out = self.report(['debug'])
