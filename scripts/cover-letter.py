@@ -7,7 +7,7 @@
 TEMPLATE (c-glue/cover-letter.txt) is the subject line, a blank line and
 the body, with three placeholders filled from the project's last runs in
 CACHE: @STATIC@ and @BENCH@ from the newest `make bench` (bench/*/), and
-@TESTS@ from the last `make test` (results/). A run that is missing says
+@TESTS@ from the last `make test` (last-test-report.txt). A run that is missing says
 so in the letter instead of a number.
 """
 
@@ -31,15 +31,23 @@ def section(path, what, how):
     return indent(open(path).read())
 
 
+def table(report):
+    """The table of suites by kernel and the last line of a `make test`
+    report (what comes before them names the failures and skips)."""
+    lines = open(report).read().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("suite ")), 0)
+    return indent("\n".join(lines[start:]))
+
+
 def main(template, cover, cache):
     subject, body = open(template).read().split("\n\n", 1)
     bench = newest(os.path.join(cache, "bench", "*", "summary.txt"))
     static = newest(os.path.join(cache, "bench", "*", "static.txt"))
-    tests = os.path.join(cache, "results", "table.txt")
+    report = os.path.join(cache, "last-test-report.txt")
     body = (body.replace("@STATIC@", section(static, "static comparison", "make bench"))
             .replace("@BENCH@", section(bench, "benchmark", "make bench"))
-            .replace("@TESTS@", section(tests if os.path.exists(tests) else None,
-                                        "test results", "make test")))
+            .replace("@TESTS@", table(report) if os.path.exists(report) else
+                     section(None, "test results", "make test")))
     text = open(cover).read()
     for placeholder in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
         if placeholder not in text:

@@ -23,7 +23,8 @@ use kernel::{
             PF_USER_WORKER, //
         },
         SigInfo,
-        Signal, //
+        Signal,
+        Task, //
     },
     uapi,
     warn_on_once, //
@@ -56,19 +57,65 @@ pub unsafe extern "C" fn pidfs_autokill_release(
     0
 }
 
+/// What the release of an autokill pidfd does to the thread group its pid refers to.
+enum Verdict<'a> {
+    /// The thread group has exited and was reaped: nothing to do.
+    Gone,
+    /// A kernel thread or a user worker, never killed: `clone3()` cannot create those with an
+    /// autokill pidfd.
+    NotUser,
+    /// The thread group to kill.
+    Kill(&'a Task),
+}
+
+/// Decides what the release of an autokill pidfd for `pid` does.
+fn verdict<'a>(pid: &'a Pid, guard: &'a rcu::Guard) -> Verdict<'a> {
+    match pid.pid_task_with_guard(PidType::Tgid, guard) {
+        None => Verdict::Gone,
+        Some(task) if task.flags() & (PF_KTHREAD | PF_USER_WORKER) != 0 => Verdict::NotUser,
+        Some(task) => Verdict::Kill(task),
+    }
+}
+
 /// Sends `SIGKILL` to the thread group `pid` refers to, if it still exists.
 #[cold]
 fn autokill(pid: &Pid) {
     let guard = rcu::read_lock();
-    let Some(task) = pid.pid_task_with_guard(PidType::Tgid, &guard) else {
-        // Already exited and reaped.
-        return;
-    };
-    // Not available for kernel threads or user workers for now: `clone3()` cannot create those
-    // with an autokill pidfd.
-    if warn_on_once!(task.flags() & (PF_KTHREAD | PF_USER_WORKER) != 0) {
-        return;
+    match verdict(pid, &guard) {
+        Verdict::Gone => {}
+        Verdict::NotUser => {
+            warn_on_once!(true);
+        }
+        // Like the C implementation, ignore `ESRCH`: a thread group that is exiting dies anyway.
+        Verdict::Kill(task) => {
+            let _ = task.do_send_sig_info(Signal::Kill, SigInfo::Priv, PidType::Tgid);
+        }
     }
-    // Like the C implementation, ignore `ESRCH`: a thread group that is exiting dies anyway.
-    let _ = task.do_send_sig_info(Signal::Kill, SigInfo::Priv, PidType::Tgid);
+}
+
+#[cfg(CONFIG_PIDFD_AUTOKILL_RUST_KUNIT_TEST)]
+#[kunit_tests(pidfs_autokill)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kthreads_are_not_killed() {
+        // KUnit runs each test in a kernel thread of its own.
+        let me = current!();
+        let guard = rcu::read_lock();
+        let pid = Pid::find_vpid_with_guard(me.pid(), &guard);
+        assert!(pid.is_some());
+        assert!(matches!(verdict(pid.unwrap(), &guard), Verdict::NotUser));
+    }
+
+    #[test]
+    fn a_user_process_is_killed() {
+        // Built-in KUnit suites run from `kernel_init()`, pid 1, a user-mode thread before it
+        // executes init; the verdict is only computed, nothing is killed.
+        let guard = rcu::read_lock();
+        let pid = Pid::find_vpid_with_guard(1, &guard);
+        assert!(pid.is_some());
+        let verdict = verdict(pid.unwrap(), &guard);
+        assert!(matches!(verdict, Verdict::Kill(task) if task.pid() == 1));
+    }
 }
