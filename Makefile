@@ -7,13 +7,14 @@ CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-aut
 export AUTOKILL_CACHE := $(CACHE)
 export KSRC KVER
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test bench patches series-build clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
 	@echo
 	@echo "  make run        build (if needed) and boot the Rust kernel, show autokill at work"
 	@echo "  make test       every test: host, KUnit, selftests, on the Rust and C kernels"
+	@echo "  make check      the inner loop: rebuild the Rust kernel, one boot: KUnit, selftests, conformance"
 	@echo
 	@echo "  make setup      install the toolchain (Debian packages, bindgen, virtme-ng)"
 	@echo "  make source     fetch Linux $(or $(KVER),7.3) (or check KSRC=/path/to/linux)"
@@ -23,9 +24,11 @@ help:
 	@echo "  make kernel-debug  the Rust kernel with KASAN, lockdep, PROVE_RCU, ..."
 	@echo "  make vm CMD='...' [VARIANT=c|debug]  run a command in the VM"
 	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
+	@echo "  make kunit      the series' KUnit tests with the tree's kunit.py (kernel/clone_autokill/.kunitconfig)"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
 	@echo "  make patches    export the series as git format-patch files, with a cover letter"
 	@echo "  make series-build  build the kernel at every commit of the series, in order"
+	@echo "  make mutants    plant each wrong change of tests/mutants/ in the Rust code: all must be caught"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
 	@echo "  KVER=7.2        with any target: another Debian kernel (default 7.3)"
@@ -68,6 +71,12 @@ run: kernel
 test:
 	@$(S)/test.sh
 
+check:
+	@$(S)/test.sh --check
+
+kunit: source
+	@$(S)/kunit.sh
+
 bench: apply
 	@$(S)/bench.sh
 
@@ -76,6 +85,9 @@ patches: apply
 
 series-build: source
 	@$(S)/build-series.sh
+
+mutants: source
+	@$(S)/mutants.sh
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"
