@@ -48,7 +48,9 @@ MUTANTS = [
     ("capability-first", RULES,
      "    if has(CLONE_PIDFD_AUTOKILL) {",
      "    if has(CLONE_PIDFD_AUTOKILL) && !has(CLONE_NNP) && !capable() {\n"
-     "        return Err(Refusal::NotPermitted);\n    }\n    if has(CLONE_PIDFD_AUTOKILL) {",
+     "        return Err(Refusal::NotPermitted);\n    }\n"
+     "    // The capability is asked once: later checks see it granted.\n"
+     "    let capable = || true;\n    if has(CLONE_PIDFD_AUTOKILL) {",
      "the capability consulted before the EINVAL rules of autokill"),
     ("capability-despite-nnp", RULES,
      "        if !has(CLONE_NNP) && !capable() {",
@@ -64,7 +66,8 @@ MUTANTS = [
      "EPERM where the rules say EINVAL"),
     ("always-capable", CHECK,
      "        || ns_capable(current!().user_ns(), Capability::SysAdmin),",
-     "        || true,",
+     "        || {\n            let _ = ns_capable(current!().user_ns(), Capability::SysAdmin);\n"
+     "            true\n        },",
      "no capability check: unprivileged autokill without CLONE_NNP"),
     ("never-autoreap", CHECK,
      "        || current!().is_autoreap(),",
