@@ -11,10 +11,10 @@
 # The mutants are planted in the working tree and built in the Rust
 # kernel's build directory, so that each one is an incremental build;
 # the build lock is held throughout and the tree is restored on exit
-# (scripts/apply.sh would restore it too). Mutants build without CLIPPY=1:
-# a mutant must be caught by a test, not refused by a lint (rustc's
-# warnings still stop a build with CONFIG_WERROR; such a mutant counts as
-# surviving). The next `make kernel` rebuilds the Rust objects with clippy.
+# (scripts/apply.sh would restore it too). Mutants build without CLIPPY=1
+# and with rustc's unused lints allowed: a mutant must be caught by a
+# test, not refused by a lint (one that does not build counts as
+# surviving). The next `make kernel` rebuilds the Rust objects as usual.
 . "$(dirname "$0")/lib.sh"
 
 S=$TOP/scripts
@@ -36,6 +36,9 @@ args=()
 for a in "${KMAKE_ARGS[@]}"; do
 	case "$a" in CLIPPY=*) ;; *) args+=("$a") ;; esac
 done
+# An import or variable a mutant leaves unused is no error (CONFIG_WERROR
+# makes every warning one).
+args+=(KRUSTFLAGS="-A unused")
 export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 kbuild() {
