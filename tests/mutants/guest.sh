@@ -7,7 +7,7 @@
 set -u
 out=$1 selftests=$2 bin=$3
 
-dmesg >"$out/dmesg.log"
+dmesg --notime >"$out/dmesg.log"
 if grep -qE '^[[:space:]]*not ok ' "$out/dmesg.log" ||
 	! grep -q '# Subtest: clone_autokill$' "$out/dmesg.log" ||
 	! grep -q '# Subtest: pidfs_autokill$' "$out/dmesg.log"; then
