@@ -54,8 +54,10 @@ KUNIT_SUITES = {
               'rust_doctests_kernel'),
 }
 
-# The symbol only the Rust implementation has (it replaces the C checks).
-RUST_SYMBOL = 'clone_autokill_flags_check'
+# The global functions only the Rust implementation has: the two entry
+# points the C shims call. (The C kernel has a static, local `t`,
+# clone_autokill_flags_check() of its own.)
+RUST_SYMBOLS = ('clone_autokill_flags_check', 'pidfs_autokill_release')
 
 # Upstream selftests that print their results without a plan:
 # pidfd_poll_test never calls ksft_set_plan() (hence its "# Planned tests
@@ -422,12 +424,16 @@ def dmesg_suite(suite: Suite, text: str) -> None:
 
 def kallsyms_suite(suite: Suite, text: str, kernel: str) -> None:
     want = 'c' if kernel == 'c' else 'rust'
-    have = 'rust' if re.search(r'\s%s$' % RUST_SYMBOL, text, re.M) else 'c'
+    found = [n for n in RUST_SYMBOLS
+             if re.search(r'\sT %s$' % n, text, re.M)]
+    have = ('rust' if len(found) == len(RUST_SYMBOLS) else
+            'c' if not found else 'a mix')
     if have == want:
         suite.cases.append(Case(want, PASS))
     else:
         suite.fail(want, f'expected the {want} implementation, found {have} '
-                   f'({RUST_SYMBOL} {"present" if have == "rust" else "absent"})')
+                   f'(global Rust entry points present: '
+                   f'{", ".join(found) or "none"})')
 
 
 # --- the runs of a results directory -----------------------------------------

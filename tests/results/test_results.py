@@ -394,8 +394,9 @@ class ResultsDir(WithParser):
         self.assertIn('no results in', out)
 
     def test_kallsyms_and_dmesg(self):
-        for k, syms in (('rust', 'ffffffff81234560 T clone_autokill_flags_check\n'),
-                        ('c', '')):
+        for k, syms in (('rust', 'ffffffff81234560 T clone_autokill_flags_check\n'
+                                 'ffffffff81234570 T pidfs_autokill_release\n'),
+                        ('c', 'ffffffff81060da0 t clone_autokill_flags_check\n')):
             with open(os.path.join(self.d, k + '.log'), 'w') as f:
                 f.write(syms)
             s = R.Suite('implementation', k)
