@@ -80,6 +80,9 @@ for id in $ids; do
 		# on a copy of the project with the mutant in rust-module/.
 		rsync -a --delete --exclude=.git --exclude=target "$TOP/" "$host/"
 		python3 "$M/mutants.py" apply "$id" "$host/rust-module" >/dev/null
+		# rsync gave the pristine files their old times: without this,
+		# cargo would keep the test binary of the previous mutant.
+		touch "$host/rust-module/kernel/clone_autokill/rules.rs"
 		if cargo test -q -p clone-autokill-rules --manifest-path "$host/Cargo.toml" \
 			>"$out/$id/host-rules.log" 2>&1; then
 			echo "host-rules ok" >>"$out/$id/suites.txt"
