@@ -22,7 +22,7 @@ else
 	echo "pidfd_autoreap_test FAILED"
 fi
 
-if timeout -k 5 900 "$bin/autokill-conformance" >"$out/conformance.log" 2>&1; then
+if AUTOKILL_REQUIRE_SUPPORT=1 timeout -k 5 900 "$bin/autokill-conformance" >"$out/conformance.log" 2>&1; then
 	echo "conformance ok"
 else
 	echo "conformance FAILED"

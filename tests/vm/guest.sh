@@ -89,7 +89,7 @@ done
 
 b=${AUTOKILL_BINDIR:-}
 if [ -n "$b" ]; then
-	want conformance && run conformance ktap 3600 / "$b/autokill-conformance"
+	want conformance && AUTOKILL_REQUIRE_SUPPORT=1 run conformance ktap 3600 / "$b/autokill-conformance"
 	# The outcome of every fuzz call goes to NAME.calls, compared across
 	# kernels on the host.
 	want fuzz && run fuzz-root ktap 3600 / "$b/autokill-fuzz" --seed "${FUZZ_SEED:-1}" \
