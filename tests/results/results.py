@@ -17,6 +17,8 @@ NAME.log (next to the index) is the output. FORMAT says how to read it:
     libtest    the output of cargo test binaries
     exit       one check: passed iff the exit status is 0
     dmesg      a kernel log that must not contain a warning or splat
+    notrun     a program not run on this kernel: skipped, the log says why,
+               and left out of the comparison with the C kernel
     kallsyms   the autokill symbols of /proc/kallsyms: which implementation
 
 A missing result line, a plan mismatch, a program that stopped midway, a
@@ -106,6 +108,7 @@ class Suite:
     cases: List[Case] = field(default_factory=list)
     log: str = ''
     ms: int = 0
+    notrun: bool = False
 
     def count(self, verdict: str) -> int:
         return sum(1 for c in self.cases if c.verdict == verdict)
@@ -504,6 +507,9 @@ def load(d: str, kernel: str) -> List[Suite]:
             dmesg_suite(s, text)
         elif r.format == 'kallsyms':
             kallsyms_suite(s, text, k)
+        elif r.format == 'notrun':
+            s.notrun = True
+            s.cases.append(Case('(not run)', SKIP, text.strip()))
         elif r.format == 'exit':
             s.cases.append(Case(name, PASS) if r.rc == 0 else
                            Case(name, FAIL, f'exit status {r.rc}'))
@@ -582,10 +588,12 @@ def reruns(d: str) -> List[Tuple[str, str]]:
 def compare_verdicts(ref: List[Suite], other: List[Suite], kernel: str):
     """Every case of the compared suites: the verdict on `kernel` equals the
     C kernel's (flaky counts as passed). Returns (compared, mismatches)."""
+    notrun = {s.name for s in ref + other if s.notrun}
+
     def table(suites):
         t = {}
         for s in suites:
-            if s.name.startswith(COMPARED):
+            if s.name.startswith(COMPARED) and s.name not in notrun:
                 for c in s.cases:
                     t[f'{s.name}::{c.name}'] = PASS if c.verdict == FLAKY \
                         else c.verdict
@@ -676,6 +684,9 @@ def report(results: str, variants: List[str], out=sys.stdout) -> int:
                 print(f'{c.verdict.upper()}: {s.name}@{s.kernel}: {c.name}: '
                       f'{c.detail}'.rstrip(': ') +
                       (f'  [{s.log}]' if s.log else ''), file=out)
+            elif c.verdict == SKIP and s.notrun:
+                print(f'skip: {s.name}@{s.kernel}: not run: {c.detail}',
+                      file=out)
             elif c.verdict == SKIP and s.name in KNOWN_SKIPS and \
                     KNOWN_SKIPS[s.name][0] in c.name + c.detail:
                 print(f'skip: {s.name}@{s.kernel}: {c.name}: '

@@ -388,6 +388,18 @@ class ResultsDir(WithParser):
         self.assertEqual(rc, 1)
         self.assertIn('c has 2 lines, rust 1', out)
 
+    def test_not_run(self):
+        for k in ('rust', 'c'):
+            self.put(k, 'selftests/pidfd/pidfd_test', 'ktap', 0,
+                     data('kselftest-pass.log'))
+        self.put('debug', 'selftests/pidfd/pidfd_test', 'notrun', 0,
+                 'too slow here')
+        rc, out = self.report(['rust', 'c', 'debug'])
+        self.assertEqual(rc, 0, out)
+        self.assertIn('skip: pidfd/pidfd_test@debug: not run: too slow here', out)
+        row = [l for l in out.splitlines() if l.startswith('pidfd/pidfd_test ')][0]
+        self.assertEqual(row.split()[-1], '0/0/1/0')
+
     def test_no_results(self):
         rc, out = self.report(['debug'])
         self.assertEqual(rc, 1)

@@ -13,6 +13,8 @@
 #                       "COLLECTION:PROGRAM" in kselftest-list.txt
 #   SELFTEST_TIMEOUT    seconds per selftest program (1200)
 #   SELFTEST_RERUNS     reruns of a failed selftest case at most (10)
+#   SELFTEST_NOT_RUN    "COLLECTION:PROGRAM ..." not run here, reported as
+#                       skipped with SELFTEST_NOT_RUN_REASON
 #   AUTOKILL_TESTS      the autokill crate's test binaries
 #   AUTOKILL_BINDIR     autokill-conformance, -fuzz, -stress
 #   FUZZ_SEED, FUZZ_COUNT, STRESS_CYCLES
@@ -63,6 +65,15 @@ want kunit && run kunit kunit 60 / dmesg --notime
 st=${AUTOKILL_SELFTESTS:-}
 if [ -n "$st" ] && want selftests; then
 	while IFS=: read -r coll prog; do
+		case " ${SELFTEST_NOT_RUN:-} " in
+		*" $coll:$prog "*)
+			# Reported as skipped, with the reason, not as passed.
+			mkdir -p "$out/selftests/$coll"
+			echo "$SELFTEST_NOT_RUN_REASON" >"$out/selftests/$coll/$prog.log"
+			printf 'selftests/%s/%s notrun 0 0\n' "$coll" "$prog" >>"$out/runs"
+			continue
+			;;
+		esac
 		run "selftests/$coll/$prog" ktap "${SELFTEST_TIMEOUT:-1200}" "$st/$coll" "./$prog"
 	done <"$st/kselftest-list.txt"
 	# A failed case again on its own, until it passes (its exit status
