@@ -23,9 +23,10 @@
 # the number of timed operations.
 #
 # Results go to $KCACHE/bench/<time>/: N-rust.json, N-c.json (what
-# autokill-bench printed in boot N), meta.json, summary.txt (what is
-# printed at the end), summary.json, static.txt (the instruction listings)
-# and ratios.svg. A full instruction-mode run also copies ratios.svg and
+# autokill-bench printed in boot N), N-rust.env and N-c.env (the guest's
+# processes, meminfo, interrupts and vmstat before it started), meta.json,
+# summary.txt (what is printed at the end), summary.json, static.txt (the
+# instruction listings) and ratios.svg. A full instruction-mode run also copies ratios.svg and
 # summary.txt to bench/ in the repository, for the README (default 7.3
 # kernel only).
 #
@@ -113,6 +114,9 @@ json.dump({
 EOF
 log "series $series; results in $out"
 
+# What else the guest runs and holds when the benchmark starts, per boot
+# ($i-$v.env): to look for the cause when one boot differs from the others.
+envdump='for p in /proc/[0-9]*; do echo "${p#/proc/} $(cat $p/comm 2>/dev/null)"; done; cat /proc/meminfo /proc/interrupts /proc/vmstat'
 guest="echo 0 >/proc/sys/kernel/randomize_va_space && $bin --clock $clock --scale $scale"
 boot_times=()
 for i in $(seq "$boots"); do
@@ -122,7 +126,7 @@ for i in $(seq "$boots"); do
 		t0=$(date +%s)
 		VM_CPUS=1 VM_RWDIR=$out VM_TIMEOUT=900 VM_QEMU_OPTS=$qemu_opts \
 			step "boot $i/$boots: $v kernel ($mode)" \
-			"$S/vm.sh" "$v" "$guest >$out/$i-$v.json" ||
+			"$S/vm.sh" "$v" "{ $envdump; } >$out/$i-$v.env 2>&1; $guest >$out/$i-$v.json" ||
 			die "the benchmark failed in the $v kernel (boot $i)"
 		boot_times+=("$(($(date +%s) - t0))")
 	done
