@@ -27,6 +27,8 @@ for v in "${variants[@]}"; do
 done
 # A KSRC tree older than 7.1 is refused here, with its one-line reason.
 source_tree >/dev/null
+# Where results.py takes kunit_parser from, on the host and in the VM.
+export AUTOKILL_KUNIT_TREES="$WORK:$(source_tree)"
 results=$KCACHE/results${quick:+-check}
 host=$results/host
 rm -rf "$results"
@@ -60,9 +62,9 @@ summarize() {
 	fi
 	echo
 	log "results and raw outputs in $results; total time $(($(date +%s) - t_start))s"
-	AUTOKILL_KUNIT_TREES="$WORK:$(source_tree)" python3 -B "$results_py" timing "$results" \
+	python3 -B "$results_py" timing "$results" \
 		"${built[@]}" >"$results/timing.txt" 2>&1 || true
-	AUTOKILL_KUNIT_TREES="$WORK:$(source_tree)" python3 -B "$results_py" report "$results" \
+	python3 -B "$results_py" report "$results" \
 		"${built[@]}" >"$results/report.txt" 2>&1 || prc=$?
 	cat "$results/report.txt"
 	# The last full report, for the cover letter of `make patches`.
@@ -83,7 +85,7 @@ if [ -z "$quick" ]; then
 	log "host tests (cargo test --workspace, tests/results)"
 	hrun host-cargo libtest cargo test --workspace --no-fail-fast \
 		--manifest-path "$TOP/Cargo.toml" -- --show-output
-	AUTOKILL_KUNIT_TREES="$WORK:$(source_tree)" hrun results-parser ktap \
+	hrun results-parser ktap \
 		python3 -B "$TOP/tests/results/test_results.py"
 fi
 
@@ -145,7 +147,7 @@ for v in "${built[@]}"; do
 	# virtme-ng passes on the kernel's (2048 bytes at most).
 	rc=0
 	VM_TIMEOUT=${VM_TIMEOUT:-5400} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit \
-AUTOKILL_KUNIT_TREES=$WORK:$(source_tree) GUEST_SUITES='$guest_suites' SELFTEST_NOT_RUN='$notrun' AUTOKILL_TESTS='$(echo ${vm_tests:-})' \
+AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$guest_suites' SELFTEST_NOT_RUN='$notrun' AUTOKILL_TESTS='$(echo ${vm_tests:-})' \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS=$fault FUZZ_SEED=$fuzz_seed FUZZ_COUNT=$fuzz \
 $TOP/tests/vm/guest.sh $results/$v" || rc=$?
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc)"
