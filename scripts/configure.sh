@@ -16,6 +16,14 @@ want=$(cat "${files[@]}" "$WORK/.autokill-files" | sha256sum | cut -d' ' -f1)
 if [ -f "$O/.config" ] && [ "$(cat "$O/.autokill-config" 2>/dev/null)" = "$want" ]; then
 	exit 0
 fi
+# The C kernel differs from the Rust one in CONFIG_PIDFD_AUTOKILL_RUST
+# only: its first build starts from a copy of the built Rust tree, and
+# Kbuild rebuilds only what depends on the option (about 900 objects,
+# the users of <linux/sched/task.h>, which declares the Rust function).
+if [ "$variant" = c ] && [ ! -e "$O" ] && [ -f "$BUILD/rust/vmlinux" ]; then
+	log "the c build directory starts as a copy of the built rust one"
+	cp -a "$BUILD/rust" "$O"
+fi
 mkdir -p "$O" "$LOGS"
 rm -f "$O/.autokill-config"
 log "configure $variant in $O (tinyconfig + ${frags[*]})"

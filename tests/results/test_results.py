@@ -373,6 +373,22 @@ class ResultsDir(WithParser):
         # own, not compared.
         self.assertEqual(row[0].split()[1:], ['1/0/0/0', '-', '-'])
 
+    def test_kmemleak_only_on_debug(self):
+        self.fault('c', 'a\n')
+        self.fault('debug', 'b\n')
+        self.put('debug', 'fault', 'ktap', 0, self.FAULT.replace(
+            '1..1', '1..2') + 'ok 2 - kmemleak\n')
+        rc, out = self.report(['c', 'debug'])
+        self.assertEqual(rc, 0, out)
+        row = [l for l in out.splitlines() if l.startswith('differential-verdicts ')]
+        self.assertEqual(row[0].split()[1:], ['-', '1/0/0/0'])
+
+    def test_suite_missing_on_one_kernel(self):
+        self.fault('c', 'a\n')
+        rc, out = self.report(['c', 'debug'])
+        self.assertEqual(rc, 1)
+        self.assertIn('fault::clone3_nnp: c pass, debug absent', out)
+
     def test_fault_outcome_differs(self):
         self.fault('c', 'clone3_nnp slab 1 injected errno:ENOMEM\n')
         self.fault('rust', 'clone3_nnp slab 1 injected errno:EINVAL\n')
