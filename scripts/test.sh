@@ -140,7 +140,10 @@ for v in "${built[@]}"; do
 	# not run (results.py NOT_RUN says why; the reasons stay out of the
 	# guest's command line, which virtme-ng passes on the kernel's, 2048
 	# bytes at most).
-	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=1800
+	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=1800 jobs=1
+	# make check: the selftest programs and the conformance suite two at a
+	# time, one per vCPU (pidfd_test alone takes most of the time).
+	[ -n "$quick" ] && jobs=2
 	case "$v" in
 	rust) cycles=${STRESS_CYCLES:-20000} ;;
 	debug) cycles=${STRESS_CYCLES_DEBUG:-1000} fuzz=${FUZZ_COUNT_DEBUG:-2000} limit=1800 \
@@ -149,7 +152,7 @@ for v in "${built[@]}"; do
 	*) cycles=${STRESS_CYCLES_C:-10000} ;;
 	esac
 	rc=0
-	VM_TIMEOUT=${VM_TIMEOUT:-$vmlimit} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit \
+	VM_TIMEOUT=${VM_TIMEOUT:-$vmlimit} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit SELFTEST_JOBS=$jobs \
 AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$suites' SELFTEST_NOT_RUN='$notrun' AUTOKILL_TESTS='$(echo ${vm_tests:-})' \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS=$fault FUZZ_SEED=$fuzz_seed FUZZ_COUNT=$fuzz \
 $TOP/tests/vm/guest.sh $results/$v" || rc=$?

@@ -15,6 +15,8 @@
 #   SELFTEST_RERUNS     reruns of a failed selftest case at most (10)
 #   SELFTEST_NOT_RUN    "COLLECTION:PROGRAM ..." not run here, reported as
 #                       skipped (results.py NOT_RUN has the reason)
+#   SELFTEST_JOBS       selftest programs (and the conformance suite) run
+#                       at once (1; make check: 2, one per vCPU)
 #   AUTOKILL_TESTS      the autokill crate's test binaries
 #   AUTOKILL_BINDIR     autokill-conformance, -fuzz, -stress
 #   FUZZ_SEED, FUZZ_COUNT, STRESS_CYCLES
@@ -43,6 +45,19 @@ run() {
 	printf '%s %s %d %d %s\n' "$name" "$format" "$rc" $(((${EPOCHREALTIME//[.,]/} - t0) / 1000)) \
 		"${RERUN_OF:-}" >>"$out/runs"
 	return "$rc"
+}
+
+# job CMD...: CMD, in the background while fewer than SELFTEST_JOBS jobs
+# run (then after one of them ends), or in the foreground with one job.
+job() {
+	if [ "${SELFTEST_JOBS:-1}" -le 1 ]; then
+		"$@"
+		return 0
+	fi
+	while [ "$(jobs -rp | wc -l)" -ge "$SELFTEST_JOBS" ]; do
+		wait -n
+	done
+	"$@" &
 }
 
 # want SUITE: whether GUEST_SUITES asks for SUITE.
@@ -74,8 +89,15 @@ if [ -n "$st" ] && want selftests; then
 			continue
 			;;
 		esac
-		run "selftests/$coll/$prog" ktap "${SELFTEST_TIMEOUT:-1200}" "$st/$coll" "./$prog"
+		job run "selftests/$coll/$prog" ktap "${SELFTEST_TIMEOUT:-1200}" "$st/$coll" "./$prog"
 	done <"$st/kselftest-list.txt"
+	# With more than one job, the conformance suite shares the lanes.
+	b=${AUTOKILL_BINDIR:-}
+	if [ "${SELFTEST_JOBS:-1}" -gt 1 ] && [ -n "$b" ] && want conformance; then
+		AUTOKILL_REQUIRE_SUPPORT=1 job run conformance ktap 3600 / "$b/autokill-conformance"
+		conformance_done=1
+	fi
+	wait
 	# A failed case again on its own, until it passes (its exit status
 	# 0), at most SELFTEST_RERUNS times. results.py says which cases
 	# failed, and reads the reruns: flaky if one passed, else failed.
@@ -100,7 +122,8 @@ done
 
 b=${AUTOKILL_BINDIR:-}
 if [ -n "$b" ]; then
-	want conformance && AUTOKILL_REQUIRE_SUPPORT=1 run conformance ktap 3600 / "$b/autokill-conformance"
+	want conformance && [ -z "${conformance_done:-}" ] &&
+		AUTOKILL_REQUIRE_SUPPORT=1 run conformance ktap 3600 / "$b/autokill-conformance"
 	# The outcome of every fuzz call goes to NAME.calls, compared across
 	# kernels on the host.
 	want fuzz && run fuzz-root ktap 3600 / "$b/autokill-fuzz" --seed "${FUZZ_SEED:-1}" \
