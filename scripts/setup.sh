@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Install the toolchain: Debian packages, bindgen-cli (pinned, into the
-# cache) and virtme-ng (pinned, in a venv in the cache). Idempotent.
+# cache), virtme-ng (pinned, in a venv in the cache) and the modules of
+# the tree's scripts/spdxcheck.py, which checkpatch.pl runs. Idempotent.
 . "$(dirname "$0")/lib.sh"
 
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
@@ -33,4 +34,12 @@ if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q "$VNG_VERSION"; then
 	step "virtme-ng $VNG_VERSION in $VENV" sh -c \
 		"python3 -m venv '$VENV' && '$VENV/bin/pip' install -q 'virtme-ng==$VNG_VERSION'" ||
 		{ rm -rf "$VENV"; die "pip install virtme-ng failed; check pip's index access and rerun 'make setup'"; }
+fi
+
+# scripts/spdxcheck.py (run by checkpatch.pl in a git tree) imports ply
+# and git (GitPython); python3 on PATH is the venv's.
+PYDEPS=(ply==3.11 GitPython==3.1.45)
+if ! "$VENV/bin/python3" -c 'import ply, git' 2>/dev/null; then
+	step "pip install ${PYDEPS[*]} into $VENV" "$VENV/bin/pip" install -q "${PYDEPS[@]}" ||
+		die "pip install ${PYDEPS[*]} failed; check pip's index access and rerun 'make setup'"
 fi
