@@ -114,6 +114,14 @@ impl Child {
     /// Once the child has exited the id may be reused by another process; the pidfd
     /// ([`AsFd`]) always refers to this child. With [`kill_tree`](crate::Command::kill_tree)
     /// the child sees itself as pid 1.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let child = autokill::Command::new("sleep").arg("10").spawn()?;
+    /// println!("sleep runs as pid {}", child.id());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     #[must_use]
     pub fn id(&self) -> u32 {
         // A pid from `clone3()` is positive.
@@ -128,6 +136,17 @@ impl Child {
     /// # Errors
     ///
     /// Those of `ioctl(PIDFD_GET_INFO)` other than `ESRCH` (`ENOTTY` on a kernel without it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let mut child = autokill::Command::new("sleep").arg("1").spawn()?;
+    /// match child.try_wait()? {
+    ///     Some(status) => println!("exited: {status}"),
+    ///     None => println!("still running"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
             self.status = sys::pidfd_exit_status(self.pidfd.as_fd())?.map(ExitStatus::from_raw);
@@ -145,6 +164,15 @@ impl Child {
     /// # Errors
     ///
     /// Those of `poll()` and `ioctl(PIDFD_GET_INFO)`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let mut child = autokill::Command::new("ls").spawn()?;
+    /// let status = child.wait()?;
+    /// println!("ls exited with {status}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         self.wait_for(None)?
             .ok_or_else(|| io::Error::other("poll() without a timeout returned nothing"))
@@ -228,6 +256,17 @@ impl Child {
     /// # Errors
     ///
     /// Those of `pidfd_send_signal()` other than `ESRCH`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let mut child = autokill::Command::new("sleep").arg("100").spawn()?;
+    /// child.kill()?;
+    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGKILL));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&mut self) -> io::Result<()> {
         self.signal(libc::SIGKILL)
     }
@@ -243,6 +282,17 @@ impl Child {
     /// # Errors
     ///
     /// Those of `pidfd_send_signal()` other than `ESRCH`: `EINVAL` for an invalid signal.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let mut child = autokill::Command::new("sleep").arg("100").spawn()?;
+    /// child.signal(libc::SIGTERM)?;
+    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGTERM));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn signal(&self, signal: c_int) -> io::Result<()> {
         match sys::pidfd_send_signal(self.pidfd.as_fd(), signal) {
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(()),

@@ -62,12 +62,33 @@ enum StdioKind {
 impl Stdio {
     /// The child inherits the parent's descriptor (the default of [`Command::spawn`] and
     /// [`Command::status`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Stdio};
+    ///
+    /// // Error messages reach this process's standard error even under output().
+    /// let output = Command::new("ls").arg("/nonexistent").stderr(Stdio::inherit()).output()?;
+    /// assert!(output.stderr.is_empty());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     #[must_use]
     pub fn inherit() -> Self {
         Stdio(StdioKind::Inherit)
     }
 
     /// The child's descriptor is `/dev/null` (the standard input of [`Command::output`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Stdio};
+    ///
+    /// let status = Command::new("ls").stdout(Stdio::null()).status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     #[must_use]
     pub fn null() -> Self {
         Stdio(StdioKind::Null)
@@ -76,12 +97,34 @@ impl Stdio {
     /// A new pipe connects the child with the parent, whose end is in [`Child::stdin`],
     /// [`Child::stdout`] or [`Child::stderr`] (the standard output and error of
     /// [`Command::output`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::io::Read;
+    /// use autokill::{Command, Stdio};
+    ///
+    /// let mut child = Command::new("uname").stdout(Stdio::piped()).spawn()?;
+    /// let mut name = String::new();
+    /// child.stdout.take().expect("piped").read_to_string(&mut name)?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn piped() -> Self {
         Stdio(StdioKind::Piped)
     }
 
     /// Whether this makes a pipe, like [`std::process::Stdio::makes_pipe`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use autokill::Stdio;
+    ///
+    /// assert!(Stdio::piped().makes_pipe());
+    /// assert!(!Stdio::null().makes_pipe());
+    /// ```
     #[must_use]
     pub fn makes_pipe(&self) -> bool {
         matches!(self.0, StdioKind::Piped)
@@ -278,12 +321,32 @@ impl Command {
     }
 
     /// Adds an argument.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let status = Command::new("ls").arg("-l").arg("/tmp").status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Self {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
     /// Adds arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let status = Command::new("ls").args(["-l", "/tmp"]).status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
@@ -296,12 +359,36 @@ impl Command {
 
     /// Sets `argv[0]`, which is the program as given to [`Command::new`] otherwise (like
     /// `std::os::unix::process::CommandExt::arg0`). The program executed stays the same.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // `sh -c` without further arguments sets `$0` to its `argv[0]`.
+    /// let output = Command::new("sh").arg0("my-shell").args(["-c", "echo $0"]).output()?;
+    /// assert_eq!(output.stdout, b"my-shell\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn arg0<S: AsRef<OsStr>>(&mut self, arg0: S) -> &mut Self {
         self.arg0 = Some(arg0.as_ref().to_owned());
         self
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("sh")
+    ///     .args(["-c", "echo $GREETING"])
+    ///     .env("GREETING", "hi")
+    ///     .output()?;
+    /// assert_eq!(output.stdout, b"hi\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, value: V) -> &mut Self {
         self.env
             .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
@@ -309,6 +396,16 @@ impl Command {
     }
 
     /// Sets environment variables for the child.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("date").envs([("LC_ALL", "C"), ("TZ", "UTC")]).output()?;
+    /// println!("{}", String::from_utf8_lossy(&output.stdout));
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -322,6 +419,19 @@ impl Command {
     }
 
     /// Removes an environment variable from the child's environment.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("sh")
+    ///     .args(["-c", "echo ${HOME-unset}"])
+    ///     .env_remove("HOME")
+    ///     .output()?;
+    /// assert_eq!(output.stdout, b"unset\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Self {
         self.env.insert(key.as_ref().to_owned(), None);
         self
@@ -329,6 +439,17 @@ impl Command {
 
     /// Starts the child's environment empty instead of with the parent's, and forgets the
     /// variables set so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // Only PATH: nothing else of this process's environment reaches `env`.
+    /// let output = Command::new("env").env_clear().env("PATH", "/usr/bin:/bin").output()?;
+    /// assert_eq!(output.stdout, b"PATH=/usr/bin:/bin\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn env_clear(&mut self) -> &mut Self {
         self.env_clear = true;
         self.env.clear();
@@ -339,24 +460,68 @@ impl Command {
     ///
     /// Relative program paths (with a `/`) and relative `PATH` entries are then resolved
     /// against it, as `execvp()` after `chdir()` would.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("pwd").current_dir("/tmp").output()?;
+    /// assert_eq!(output.stdout, b"/tmp\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Self {
         self.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Sets the child's standard input.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::io::Write;
+    /// use autokill::{Command, Stdio};
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).spawn()?;
+    /// child.stdin.take().expect("piped").write_all(b"hello\n")?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdin<T: Into<Stdio>>(&mut self, stdin: T) -> &mut Self {
         self.stdin = Some(stdin.into());
         self
     }
 
     /// Sets the child's standard output.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use autokill::Command;
+    ///
+    /// let log = File::create("date.log")?;
+    /// Command::new("date").stdout(log).status()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdout<T: Into<Stdio>>(&mut self, stdout: T) -> &mut Self {
         self.stdout = Some(stdout.into());
         self
     }
 
     /// Sets the child's standard error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Stdio};
+    ///
+    /// // Standard error to /dev/null instead of captured by output().
+    /// let output = Command::new("ls").arg("/nonexistent").stderr(Stdio::null()).output()?;
+    /// assert!(output.stderr.is_empty());
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn stderr<T: Into<Stdio>>(&mut self, stderr: T) -> &mut Self {
         self.stderr = Some(stderr.into());
         self
@@ -367,6 +532,19 @@ impl Command {
     /// With `false` the child may gain privileges by executing set-user-ID programs, so the
     /// kernel only allows it to a caller with `CAP_SYS_ADMIN`: otherwise
     /// [`spawn`](Command::spawn) fails with [`Error::PermissionDenied`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Error};
+    ///
+    /// // sudo needs its set-user-ID bit, which no_new_privs would ignore.
+    /// match Command::new("sudo").arg("true").no_new_privs(false).status() {
+    ///     Err(Error::PermissionDenied) => eprintln!("needs CAP_SYS_ADMIN"),
+    ///     result => println!("{}", result?),
+    /// }
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn no_new_privs(&mut self, on: bool) -> &mut Self {
         self.no_new_privs = on;
         self
@@ -429,6 +607,17 @@ impl Command {
     /// Sets the child's user id (`setuid()` before `execve()`), like
     /// `std::os::unix::process::CommandExt::uid`. Without [`groups`](Command::groups), the
     /// supplementary groups are dropped if the caller may.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // As nobody; setting another uid needs CAP_SETUID.
+    /// let output = Command::new("id").arg("-u").uid(65534).output()?;
+    /// assert_eq!(output.stdout, b"65534\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn uid(&mut self, id: u32) -> &mut Self {
         self.credentials.uid = Some(id);
         self
@@ -436,6 +625,17 @@ impl Command {
 
     /// Sets the child's group id (`setgid()` before `execve()`), like
     /// `std::os::unix::process::CommandExt::gid`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // As group nogroup; setting another gid needs CAP_SETGID.
+    /// let output = Command::new("id").arg("-g").gid(65534).output()?;
+    /// assert_eq!(output.stdout, b"65534\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn gid(&mut self, id: u32) -> &mut Self {
         self.credentials.gid = Some(id);
         self
@@ -443,6 +643,17 @@ impl Command {
 
     /// Sets the child's supplementary groups (`setgroups()` before `execve()`), like
     /// `std::os::unix::process::CommandExt::groups`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // Group 100 and no other; needs CAP_SETGID.
+    /// let output = Command::new("id").arg("-G").gid(100).groups(&[100]).output()?;
+    /// assert_eq!(output.stdout, b"100\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
     pub fn groups(&mut self, groups: &[u32]) -> &mut Self {
         self.credentials.groups = Some(groups.to_vec());
         self
@@ -451,6 +662,17 @@ impl Command {
     /// Puts the child into the process group `pgroup` (`setpgid(0, pgroup)`; 0 makes a new
     /// group with the child's pid as its id), like
     /// `std::os::unix::process::CommandExt::process_group`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // In a group of its own, so the terminal's Ctrl-C does not reach it.
+    /// let mut child = Command::new("sleep").arg("10").process_group(0).spawn()?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn process_group(&mut self, pgroup: i32) -> &mut Self {
         self.pgroup = Some(pgroup);
         self
@@ -470,6 +692,25 @@ impl Command {
     /// child: the closure must only do async-signal-safe things, as after `fork()`. It must not
     /// allocate, take locks, panic or unwind, and must not close or replace the descriptors the
     /// child still needs (they are above 2 and close-on-exec).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::io;
+    /// use autokill::Command;
+    ///
+    /// let mut cmd = Command::new("sleep");
+    /// // SAFETY: The closure makes one async-signal-safe system call and does not allocate.
+    /// unsafe {
+    ///     cmd.pre_exec(|| match libc::setsid() {
+    ///         -1 => Err(io::Error::last_os_error()),
+    ///         _ => Ok(()),
+    ///     })
+    /// };
+    /// let mut child = cmd.arg("10").spawn()?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn pre_exec<F>(&mut self, f: F) -> &mut Self
     where
         F: FnMut() -> io::Result<()> + Send + Sync + 'static,
@@ -479,12 +720,27 @@ impl Command {
     }
 
     /// The program as given to [`Command::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cmd = autokill::Command::new("ls");
+    /// assert_eq!(cmd.get_program(), "ls");
+    /// ```
     #[must_use]
     pub fn get_program(&self) -> &OsStr {
         &self.program
     }
 
     /// The arguments, without the program.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = autokill::Command::new("ls");
+    /// cmd.args(["-l", "/tmp"]);
+    /// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-l", "/tmp"]);
+    /// ```
     #[must_use]
     pub fn get_args(&self) -> impl ExactSizeIterator<Item = &OsStr> {
         self.args.iter().map(OsString::as_os_str)
@@ -495,6 +751,17 @@ impl Command {
     /// [`env`](Command::env), `(name, None)` for one removed with
     /// [`env_remove`](Command::env_remove). After [`env_clear`](Command::env_clear) only
     /// what was set since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    ///
+    /// let mut cmd = autokill::Command::new("env");
+    /// cmd.env("TZ", "UTC").env_remove("HOME");
+    /// let envs: Vec<_> = cmd.get_envs().collect();
+    /// assert_eq!(envs, [(OsStr::new("HOME"), None), (OsStr::new("TZ"), Some(OsStr::new("UTC")))]);
+    /// ```
     #[must_use]
     pub fn get_envs(&self) -> impl ExactSizeIterator<Item = (&OsStr, Option<&OsStr>)> {
         self.env
@@ -503,18 +770,47 @@ impl Command {
     }
 
     /// The working directory set with [`Command::current_dir`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    ///
+    /// let mut cmd = autokill::Command::new("ls");
+    /// assert_eq!(cmd.get_current_dir(), None);
+    /// cmd.current_dir("/tmp");
+    /// assert_eq!(cmd.get_current_dir(), Some(Path::new("/tmp")));
+    /// ```
     #[must_use]
     pub fn get_current_dir(&self) -> Option<&Path> {
         self.cwd.as_deref()
     }
 
     /// Whether the child gets `no_new_privs`, see [`Command::no_new_privs`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = autokill::Command::new("ls");
+    /// assert!(cmd.get_no_new_privs());
+    /// cmd.no_new_privs(false);
+    /// assert!(!cmd.get_no_new_privs());
+    /// ```
     #[must_use]
     pub fn get_no_new_privs(&self) -> bool {
         self.no_new_privs
     }
 
     /// Whether the whole process tree is killed, see [`Command::kill_tree`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = autokill::Command::new("make");
+    /// assert!(!cmd.get_kill_tree());
+    /// cmd.kill_tree(true);
+    /// assert!(cmd.get_kill_tree());
+    /// ```
     #[must_use]
     pub fn get_kill_tree(&self) -> bool {
         self.kill_tree

@@ -240,6 +240,26 @@ const _: () = assert!((PIDFD_GET_INFO >> 16) as usize & 0x3fff == PIDFD_INFO_SIZ
 /// the obligations of a raw `clone()`. `size` must not exceed the size of `*args` unless the
 /// memory behind it is readable and zero, and every pointer in `*args` must be null or valid for
 /// the kernel to write.
+///
+/// # Examples
+///
+/// ```no_run
+/// use autokill::sys::{self, CloneArgs};
+///
+/// let mut pidfd: libc::c_int = -1;
+/// let mut args = CloneArgs {
+///     flags: sys::AUTOKILL_NNP, // with exit_signal 0, as CLONE_AUTOREAP requires
+///     pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+///     ..CloneArgs::default()
+/// };
+/// // SAFETY: The child only calls `_exit()`; `pidfd` is valid for the kernel to write.
+/// match unsafe { sys::clone3_raw(&mut args, sys::CLONE_ARGS_SIZE_VER2) } {
+///     -1 => return Err(std::io::Error::last_os_error()),
+///     0 => unsafe { libc::_exit(0) },
+///     pid => println!("child {pid}, autokill pidfd {pidfd}"),
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub unsafe fn clone3_raw(args: *mut CloneArgs, size: usize) -> libc::c_long {
     // SAFETY: The caller upholds the requirements above.
     unsafe { libc::syscall(libc::SYS_clone3, args, size) }
@@ -271,6 +291,21 @@ fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
 /// # Errors
 ///
 /// The kernel's: `ESRCH` if there is no such process, `EINVAL` for bad flags, `EMFILE`, ...
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::time::Duration;
+/// use autokill::sys;
+///
+/// let mut child = std::process::Command::new("true").spawn()?;
+/// let pidfd = sys::pidfd_open(child.id() as libc::pid_t, 0)?;
+/// // Readable once the child has exited, before wait() reaps it.
+/// assert_ne!(sys::poll(pidfd.as_fd(), libc::POLLIN, Some(Duration::from_secs(30)))?, 0);
+/// child.wait()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pidfd_open(pid: libc::pid_t, flags: u32) -> io::Result<OwnedFd> {
     // SAFETY: `pidfd_open` takes two integers and touches no memory of ours.
     owned_fd(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) })
@@ -282,6 +317,19 @@ pub fn pidfd_open(pid: libc::pid_t, flags: u32) -> io::Result<OwnedFd> {
 /// # Errors
 ///
 /// The kernel's: `ESRCH` if the process has exited, `EPERM`, `EINVAL` for a bad signal, ...
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use autokill::sys;
+///
+/// let mut child = std::process::Command::new("sleep").arg("100").spawn()?;
+/// let pidfd = sys::pidfd_open(child.id() as libc::pid_t, 0)?;
+/// sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL)?;
+/// assert!(!child.wait()?.success());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Result<()> {
     let null = std::ptr::null::<libc::siginfo_t>();
     // SAFETY: A NULL `siginfo_t` is allowed; the file descriptor is borrowed, hence open.
@@ -304,6 +352,18 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Resu
 ///
 /// The kernel's: `EPERM` without `PTRACE_MODE_ATTACH_REALCREDS` over the process, `EBADF` if
 /// it has no such descriptor, `ESRCH` if it has exited, ...
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use autokill::{sys, Command};
+///
+/// let child = Command::new("sleep").arg("100").spawn()?;
+/// let stdout = sys::pidfd_getfd(child.as_fd(), 1)?;
+/// println!("the child's standard output is our {stdout:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: `pidfd_getfd` takes three integers and touches no memory of ours.
     owned_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), targetfd, 0) })
@@ -318,6 +378,19 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: RawFd) -> io::Result<OwnedFd
 ///
 /// `ESRCH` if the process is gone and `mask` does not ask for [`PIDFD_INFO_EXIT`]; `ENOTTY`
 /// on kernels before 6.13; `EREMOTE` for a process outside the caller's pid namespaces.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use autokill::sys;
+///
+/// let pidfd = sys::pidfd_open(std::process::id() as libc::pid_t, 0)?;
+/// let info = sys::pidfd_get_info(pidfd.as_fd(), sys::PIDFD_INFO_PID | sys::PIDFD_INFO_CREDS)?;
+/// assert_eq!(info.pid, std::process::id());
+/// println!("parent {}, uid {}", info.ppid, info.ruid);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<PidfdInfo> {
     let mut info = PidfdInfo {
         mask,
@@ -344,6 +417,19 @@ pub fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<PidfdInfo>
 /// # Errors
 ///
 /// Those of [`pidfd_get_info`] other than `ESRCH`, which means "not yet".
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use autokill::{sys, Command};
+///
+/// let child = Command::new("true").spawn()?;
+/// sys::pidfd_wait_reaped(child.as_fd(), None)?;
+/// let status = sys::pidfd_exit_status(child.as_fd())?.expect("reaped");
+/// assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> io::Result<Option<libc::c_int>> {
     match pidfd_get_info(pidfd, PIDFD_INFO_EXIT) {
         Ok(info) if info.mask & PIDFD_INFO_EXIT != 0 => Ok(Some(info.exit_code)),
@@ -362,6 +448,20 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> io::Result<Option<libc::c_int
 /// # Errors
 ///
 /// Those of `ppoll()`, which leave nothing to retry (`ENOMEM`, `EFAULT`).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::time::Duration;
+/// use autokill::sys;
+///
+/// let (read, write) = sys::pipe()?;
+/// assert_eq!(sys::poll(read.as_fd(), libc::POLLIN, Some(Duration::ZERO))?, 0);
+/// drop(write);
+/// assert_ne!(sys::poll(read.as_fd(), libc::POLLIN, None)? & libc::POLLHUP, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn poll(
     fd: BorrowedFd<'_>,
     events: libc::c_short,
@@ -412,6 +512,20 @@ pub fn poll(
 /// # Errors
 ///
 /// Those of [`poll`]; `EBADF`-like `POLLNVAL` becomes `EBADF`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use std::time::Duration;
+/// use autokill::{sys, Command};
+///
+/// let child = Command::new("sleep").arg("1").spawn()?;
+/// if sys::pidfd_wait_reaped(child.as_fd(), Some(Duration::from_secs(5)))? {
+///     println!("wait status {:?}", sys::pidfd_exit_status(child.as_fd())?);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn pidfd_wait_reaped(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
     let revents = poll(pidfd, 0, timeout)?;
     if revents & libc::POLLNVAL != 0 {
@@ -440,6 +554,18 @@ pub struct WaitInfo {
 /// # Errors
 ///
 /// The kernel's: `ECHILD` if there is no such child (or it is autoreaped), `EINVAL`.
+///
+/// # Examples
+///
+/// ```
+/// use autokill::sys;
+///
+/// // A plain child, not an autoreaped one.
+/// let child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
+/// let info = sys::waitid(libc::P_PID, child.id(), libc::WEXITED)?;
+/// assert_eq!((info.code, info.status), (libc::CLD_EXITED, 3));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn waitid(
     idtype: libc::idtype_t,
     id: libc::id_t,
@@ -472,6 +598,14 @@ pub fn waitid(
 /// # Errors
 ///
 /// The kernel's (none are expected for the calling thread).
+///
+/// # Examples
+///
+/// ```
+/// let (effective, permitted) = autokill::sys::capget()?;
+/// assert_eq!(effective & !permitted, 0, "effective is a subset of permitted");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn capget() -> io::Result<(u64, u64)> {
     let mut header = CapUserHeader {
         version: LINUX_CAPABILITY_VERSION_3,
@@ -492,6 +626,17 @@ pub fn capget() -> io::Result<(u64, u64)> {
 /// # Errors
 ///
 /// Those of [`capget`].
+///
+/// # Examples
+///
+/// ```
+/// use autokill::sys;
+///
+/// if !sys::has_capability(sys::CAP_SYS_ADMIN)? {
+///     println!("no_new_privs(false) will be refused");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn has_capability(cap: u32) -> io::Result<bool> {
     Ok(capget()?.0 & (1 << cap) != 0)
 }
@@ -501,6 +646,16 @@ pub fn has_capability(cap: u32) -> io::Result<bool> {
 /// # Errors
 ///
 /// `EINVAL` on a kernel built without `CONFIG_SECCOMP` (which therefore has no filter).
+///
+/// # Examples
+///
+/// ```
+/// match autokill::sys::seccomp_mode() {
+///     Ok(2) => println!("under a seccomp filter"),
+///     Ok(_) => println!("no seccomp filter"),
+///     Err(_) => println!("a kernel without seccomp"),
+/// }
+/// ```
 pub fn seccomp_mode() -> io::Result<libc::c_int> {
     // SAFETY: `PR_GET_SECCOMP` takes no further arguments and touches no memory.
     let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
@@ -512,6 +667,20 @@ pub fn seccomp_mode() -> io::Result<libc::c_int> {
 /// # Errors
 ///
 /// The kernel's: `EMFILE`, `ENFILE`.
+///
+/// # Examples
+///
+/// ```
+/// use std::fs::File;
+/// use std::io::{Read, Write};
+///
+/// let (read, write) = autokill::sys::pipe()?;
+/// File::from(write).write_all(b"hi")?; // and closes the write end
+/// let mut text = String::new();
+/// File::from(read).read_to_string(&mut text)?;
+/// assert_eq!(text, "hi");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = MaybeUninit::<[libc::c_int; 2]>::uninit();
     // SAFETY: `fds` has room for the two descriptors.

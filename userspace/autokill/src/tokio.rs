@@ -83,6 +83,17 @@ impl Child {
     /// # Panics
     ///
     /// Outside a tokio runtime with I/O enabled.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let child = autokill::Command::new("sleep").arg("1").spawn()?;
+    /// let mut child = autokill::tokio::Child::from_sync(child)?;
+    /// assert!(child.wait().await?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_sync(child: crate::Child) -> io::Result<Self> {
         let (pid, pidfd, stdin, stdout, stderr) = child.into_parts();
         // SAFETY: An `OwnedFd` keeps its descriptor open and returns the same one from every
@@ -105,6 +116,19 @@ impl Child {
     }
 
     /// The child's process id in the caller's pid namespace, see [`crate::Child::id`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let child = Command::new("sleep").arg("10").spawn_async()?;
+    /// println!("sleep runs as pid {}", child.id());
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn id(&self) -> u32 {
         // A pid from `clone3()` is positive.
@@ -116,6 +140,21 @@ impl Child {
     /// # Errors
     ///
     /// Those of `ioctl(PIDFD_GET_INFO)` other than `ESRCH`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sleep").arg("10").spawn_async()?;
+    /// if child.try_wait()?.is_none() {
+    ///     println!("still running");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
             self.status =
@@ -137,6 +176,19 @@ impl Child {
     /// # Errors
     ///
     /// Those of the reactor and of `ioctl(PIDFD_GET_INFO)`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn_async()?;
+    /// assert_eq!(child.wait().await?.code(), Some(3));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         loop {
@@ -165,6 +217,20 @@ impl Child {
     /// # Errors
     ///
     /// Those of reading the pipes and of [`wait`](Child::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::{Command, Stdio};
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let child = Command::new("ls").stdout(Stdio::piped()).spawn_async()?;
+    /// let output = child.wait_with_output().await?;
+    /// println!("{}", String::from_utf8_lossy(&output.stdout));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = read2(self.stdout.take(), self.stderr.take()).await?;
@@ -181,6 +247,20 @@ impl Child {
     /// # Errors
     ///
     /// Those of [`crate::Child::kill`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sleep").arg("100").spawn_async()?;
+    /// child.start_kill()?;
+    /// println!("{}", child.wait().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start_kill(&mut self) -> io::Result<()> {
         self.signal(libc::SIGKILL)
     }
@@ -191,6 +271,20 @@ impl Child {
     /// # Errors
     ///
     /// Those of [`start_kill`](Child::start_kill) and [`wait`](Child::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sleep").arg("100").spawn_async()?;
+    /// child.kill().await?;
+    /// assert!(child.try_wait()?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn kill(&mut self) -> io::Result<()> {
         self.start_kill()?;
         self.wait().await?;
@@ -202,6 +296,21 @@ impl Child {
     /// # Errors
     ///
     /// Those of [`crate::Child::signal`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sleep").arg("100").spawn_async()?;
+    /// child.signal(libc::SIGTERM)?;
+    /// assert_eq!(child.wait().await?.signal(), Some(libc::SIGTERM));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn signal(&self, signal: libc::c_int) -> io::Result<()> {
         match sys::pidfd_send_signal(self.pidfd.get_ref().as_fd(), signal) {
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(()),
@@ -286,6 +395,19 @@ pub trait CommandExt {
     /// # Panics
     ///
     /// Outside a tokio runtime with I/O enabled.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let mut child = Command::new("sleep").arg("1").spawn_async()?;
+    /// assert!(child.wait().await?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn spawn_async(&mut self) -> Result<Child, Error>;
 
     /// [`Command::output`](crate::Command::output), awaiting instead of blocking. The child is
@@ -295,6 +417,19 @@ pub trait CommandExt {
     /// # Errors
     ///
     /// Those of [`Command::output`](crate::Command::output).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let output = Command::new("echo").arg("hi").output_async().await?;
+    /// assert_eq!(output.stdout, b"hi\n");
+    /// # Ok(())
+    /// # }
+    /// ```
     fn output_async(&mut self) -> impl Future<Output = Result<Output, Error>> + Send + '_;
 
     /// [`Command::status`](crate::Command::status), awaiting instead of blocking. The child is
@@ -304,6 +439,19 @@ pub trait CommandExt {
     /// # Errors
     ///
     /// Those of [`Command::status`](crate::Command::status).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::tokio::CommandExt;
+    /// use autokill::Command;
+    ///
+    /// # async fn run() -> Result<(), autokill::Error> {
+    /// let status = Command::new("sh").args(["-c", "exit 2"]).status_async().await?;
+    /// assert_eq!(status.code(), Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
     fn status_async(&mut self) -> impl Future<Output = Result<ExitStatus, Error>> + Send + '_;
 }
 

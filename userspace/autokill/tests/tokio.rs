@@ -9,13 +9,15 @@
 
 #![cfg(feature = "tokio")]
 
+use std::future::Future;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use autokill::tokio::CommandExt;
 use autokill::{sys, Command, Stdio};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// How long a killed process may take to disappear (the VM may run under TCG emulation).
 const DEATH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -149,12 +151,40 @@ fn dropping_the_async_child_kills_it() {
         let watcher = sys::pidfd_open(child.id() as libc::pid_t, 0).unwrap();
         drop(child);
         assert!(sys::pidfd_wait_reaped(watcher.as_fd(), Some(DEATH_TIMEOUT)).unwrap());
-        // A dropped output future kills its child too.
-        let mut cmd = Command::new("sleep");
-        cmd.arg("100");
-        let output = cmd.output_async();
-        assert!(tokio::time::timeout(Duration::from_millis(100), output)
-            .await
-            .is_err());
+
+        // A dropped output future kills its child too. The child reports its pid on its
+        // standard error, set to a pipe of ours (output_async() captures only the streams the
+        // command leaves unset), then sleeps.
+        let (read, write) = sys::pipe().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo $$ >&2; exec sleep 100"])
+            .stderr(Stdio::from(write));
+        // Boxed, so that dropping it drops the future itself.
+        let mut output = Box::pin(cmd.output_async());
+        let mut line = String::new();
+        let mut report = Box::pin(async {
+            let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
+            BufReader::new(receiver).read_line(&mut line).await
+        });
+        // Polls the output future, which spawns the child on its first poll, until the child
+        // has reported.
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = output.as_mut().poll(cx) {
+                panic!("output_async() completed: {result:?}");
+            }
+            report.as_mut().poll(cx)
+        })
+        .await
+        .unwrap();
+        drop(report);
+        let pid = line.trim().parse().expect("the child reports its pid");
+        let watcher = sys::pidfd_open(pid, 0).unwrap();
+        assert!(
+            !sys::pidfd_wait_reaped(watcher.as_fd(), Some(Duration::from_millis(100))).unwrap(),
+            "the child of output_async() died before the future was dropped"
+        );
+        // Cancelled while pending, as by a timeout or a select: the child dies with the future.
+        drop(output);
+        assert!(sys::pidfd_wait_reaped(watcher.as_fd(), Some(DEATH_TIMEOUT)).unwrap());
     });
 }

@@ -553,6 +553,71 @@ fn parent_killed_kills_child() {
     assert_dies(&watcher, "the child of a SIGKILLed parent");
 }
 
+#[test]
+fn parent_aborted_kills_child() {
+    require_autokill!();
+    let (read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        // SIGUSR1 tells the helper to abort. It is blocked before the report, so that it cannot
+        // come too early, and given its default action first: an ignored signal would be
+        // discarded, blocked or not. (The grandchild starts with an empty signal mask.)
+        // SAFETY: Sets the default action of a signal, then blocks it in this single-threaded
+        // helper; `set` is initialised by `sigemptyset()`.
+        let set = unsafe {
+            libc::signal(libc::SIGUSR1, libc::SIG_DFL);
+            let mut set = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            set
+        };
+        let Ok(child) = Command::new("sleep")
+            .arg("100")
+            .stdin(Stdio::null())
+            .spawn()
+        else {
+            return 1;
+        };
+        let pid = child.id();
+        // SAFETY: Writes 4 bytes from a live value to the pipe.
+        unsafe { libc::write(write.as_raw_fd(), (&pid as *const u32).cast(), 4) };
+        let mut signal = 0;
+        // SAFETY: Waits for a signal of a valid set that is blocked.
+        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+            return 2;
+        }
+        // No core dump (into the working directory, or through a core_pattern pipe) to wait
+        // for: only the death by SIGABRT matters.
+        // SAFETY: Sets a resource limit and a flag of this process.
+        unsafe {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
+        // Dies by SIGABRT, as with panic = "abort": `child` is never dropped, and the kernel
+        // closing the helper's descriptors at its death is what kills the grandchild.
+        std::process::abort()
+    });
+    drop(write);
+    assert!(
+        readable_within(read.as_fd(), DEATH_TIMEOUT),
+        "the helper did not report within {DEATH_TIMEOUT:?}"
+    );
+    let mut pid = [0; 4];
+    std::fs::File::from(read)
+        .read_exact(&mut pid)
+        .expect("the helper reports the grandchild's pid");
+    let pid = u32::from_ne_bytes(pid);
+    let watcher = watch(pid);
+    assert_alive(&watcher, "the helper's child");
+    helper.signal(libc::SIGUSR1);
+    assert_eq!(helper.wait().signal(), Some(libc::SIGABRT));
+    assert_dies(&watcher, "the child of an aborted parent");
+}
+
 /// `autokill-run` with `args`.
 fn autokill_run<const N: usize>(args: [&str; N]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_autokill-run"));
@@ -661,7 +726,13 @@ fn autokill_run_exec_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(127));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot execute"));
+    // The message ends with the errno (the error's source).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "autokill-run: cannot execute \"/nonexistent/autokill-test\": \
+         No such file or directory (os error 2)\n"
+    );
     let out = autokill_run(["/etc/passwd"]).output().unwrap();
     assert_eq!(out.status.code(), Some(126));
 }

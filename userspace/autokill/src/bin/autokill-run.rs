@@ -118,6 +118,20 @@ fn spawn_error_status(error: &Error) -> u8 {
     }
 }
 
+/// The message for `error`: its own, then that of each [`source`](std::error::Error::source)
+/// in turn, joined by `": "`, so that the `errno` behind a spawn error shows (the library's
+/// messages leave the source out).
+fn message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(error) = source {
+        message.push_str(": ");
+        message.push_str(&error.to_string());
+        source = error.source();
+    }
+    message
+}
+
 /// Our exit status for PROGRAM's: its exit code, or 128 + the signal that killed it.
 fn exit_status(status: ExitStatus) -> u8 {
     if let Some(code) = status.code() {
@@ -325,9 +339,10 @@ fn main() -> ExitCode {
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
+            let message = message(&error);
             match &error {
-                Error::PermissionDenied => eprintln!("{NAME}: {error} (drop --no-nnp)"),
-                _ => eprintln!("{NAME}: {error}"),
+                Error::PermissionDenied => eprintln!("{NAME}: {message} (drop --no-nnp)"),
+                _ => eprintln!("{NAME}: {message}"),
             }
             return ExitCode::from(spawn_error_status(&error));
         }
@@ -408,6 +423,44 @@ mod tests {
         assert_eq!(spawn_error_status(&exec(libc::ENOEXEC)), 126);
         assert_eq!(spawn_error_status(&Error::Unsupported), 125);
         assert_eq!(spawn_error_status(&Error::PermissionDenied), 125);
+    }
+
+    #[test]
+    fn messages_include_the_source() {
+        let exec = Error::Exec {
+            program: "x".into(),
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            message(&exec),
+            "cannot execute \"x\": No such file or directory (os error 2)"
+        );
+        let dir = Error::CurrentDir {
+            dir: "/nowhere".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert_eq!(
+            message(&dir),
+            "cannot change the child's working directory to \"/nowhere\": \
+             Permission denied (os error 13)"
+        );
+        let io = Error::Io(io::Error::from_raw_os_error(libc::EAGAIN));
+        assert_eq!(
+            message(&io),
+            "cannot spawn the child process: Resource temporarily unavailable (os error 11)"
+        );
+        // Without a source, the message alone.
+        assert_eq!(message(&Error::Unsupported), Error::Unsupported.to_string());
+        // A chain of more than one source.
+        let nested = io::Error::other(Error::Exec {
+            program: "y".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        });
+        let outer = Error::Io(nested);
+        assert_eq!(
+            message(&outer),
+            "cannot spawn the child process: cannot execute \"y\": Permission denied (os error 13)"
+        );
     }
 
     #[test]
