@@ -23,6 +23,12 @@ fi
 if [ "$variant" = c ] && [ ! -e "$O" ] && [ -f "$BUILD/rust/vmlinux" ]; then
 	log "the c build directory starts as a copy of the built rust one"
 	cp -a "$BUILD/rust" "$O"
+	# The build records some absolute paths (objtool's own build, the
+	# rustc commands): point them at the copy, or the changed commands
+	# rebuild objtool, and with it every object objtool checks.
+	old=${BUILD//./\\.}/rust
+	grep -rlIZ --fixed-strings "$BUILD/rust" "$O" |
+		xargs -0r sed -i "s#$old\([/ ]\|\$\)#$O\1#g"
 fi
 mkdir -p "$O" "$LOGS"
 rm -f "$O/.autokill-config"
