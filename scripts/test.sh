@@ -129,7 +129,10 @@ for l in sys.stdin:
 # 4. Each kernel in a VM. One fuzz seed per run, the same for every kernel.
 fuzz_seed=${FUZZ_SEED:-$(date +%s)}
 log "fuzz seed $fuzz_seed (FUZZ_SEED=$fuzz_seed reproduces it)"
-for v in "${built[@]}"; do
+# vm_suites VARIANT: boot VARIANT and run its suites; the console output
+# goes to $host/console@VARIANT.log.
+vm_suites() {
+	local v=$1 t0 rc=0 suites fuzz limit fault notrun vmlimit jobs cycles
 	t0=$(date +%s)
 	# What each kernel runs, sized so that the whole run stays well
 	# within CI's 90 minutes (measured times: README). The debug kernel
@@ -139,29 +142,52 @@ for v in "${built[@]}"; do
 	# take are the conformance suite's), and two selftest programs are
 	# not run (results.py NOT_RUN says why; the reasons stay out of the
 	# guest's command line, which virtme-ng passes on the kernel's, 2048
-	# bytes at most).
-	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=1800 jobs=1
+	# bytes at most). The time limits allow for a second VM sharing the
+	# host's cores.
+	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=2700 jobs=1
 	# make check: the selftest programs and the conformance suite two at a
 	# time, one per vCPU (pidfd_test alone takes most of the time).
 	[ -n "$quick" ] && jobs=2
 	case "$v" in
 	rust) cycles=${STRESS_CYCLES:-20000} ;;
 	debug) cycles=${STRESS_CYCLES_DEBUG:-1000} fuzz=${FUZZ_COUNT_DEBUG:-2000} limit=1800 \
-		fault=--kmemleak notrun="pidfd:pidfd_test pidfd:pidfd_poll_test" vmlimit=2400
+		fault=--kmemleak notrun="pidfd:pidfd_test pidfd:pidfd_poll_test" vmlimit=3600
 		[ "$suites" = all ] && suites="kunit selftests conformance fuzz stress fault dmesg" ;;
 	*) cycles=${STRESS_CYCLES_C:-10000} ;;
 	esac
-	rc=0
+	log "$v kernel: booting, suites: $suites"
 	VM_TIMEOUT=${VM_TIMEOUT:-$vmlimit} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit SELFTEST_JOBS=$jobs \
 AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$suites' SELFTEST_NOT_RUN='$notrun' AUTOKILL_TESTS='$(echo ${vm_tests:-})' \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS=$fault FUZZ_SEED=$fuzz_seed FUZZ_COUNT=$fuzz \
-$TOP/tests/vm/guest.sh $results/$v" || rc=$?
-	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc)"
+$TOP/tests/vm/guest.sh $results/$v" >"$host/console@$v.log" 2>&1 || rc=$?
+	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc; console: $host/console@$v.log)"
 	if [ "$rc" -ne 0 ]; then
-		echo "vm.sh $v exited $rc" >"$host/vm@$v.log"
+		tail -20 "$host/console@$v.log" >&2
+		echo "vm.sh $v exited $rc; console output: $host/console@$v.log" >"$host/vm@$v.log"
 		record "vm@$v" exit "$rc" 0
 	fi
+}
+# Two lanes, one per host core (each guest mostly runs one program at a
+# time): the debug kernel, the slowest, in one, the other kernels one
+# after the other in the second. VM_LANES=1 runs every kernel in turn.
+lane1=() lane2=()
+for v in "${built[@]}"; do
+	if [ "$v" = debug ]; then lane1+=("$v"); else lane2+=("$v"); fi
 done
+if [ "${VM_LANES:-2}" -le 1 ]; then
+	lane2=("${lane1[@]}" "${lane2[@]}") lane1=()
+elif [ ${#lane1[@]} -eq 0 ] && [ ${#lane2[@]} -gt 1 ]; then
+	lane1=("${lane2[0]}") lane2=("${lane2[@]:1}")
+fi
+# The accelerator probe boots once, before the lanes can race for it.
+[ ${#built[@]} -eq 0 ] || log "accelerator: $(accel "$BUILD/${built[0]}/arch/x86/boot/bzImage")"
+lane_pid=
+if [ ${#lane1[@]} -gt 0 ]; then
+	(for v in "${lane1[@]}"; do vm_suites "$v"; done) &
+	lane_pid=$!
+fi
+for v in "${lane2[@]}"; do vm_suites "$v"; done
+[ -z "$lane_pid" ] || wait "$lane_pid"
 
 # 5. The report (summarize, on exit).
 finished=1
