@@ -515,28 +515,22 @@ fn without_nnp_needs_cap_sys_admin() {
     );
 }
 
-#[test]
-fn parent_killed_kills_child() {
-    require_autokill!();
-    let (read, write) = pipe();
-    let mut helper = Helper::fork(&write, || {
-        let Ok(child) = Command::new("sleep")
-            .arg("100")
-            .stdin(Stdio::null())
-            .spawn()
-        else {
-            return 1;
-        };
-        let pid = child.id();
-        // SAFETY: Writes 4 bytes from a live value to the pipe.
-        unsafe { libc::write(write.as_raw_fd(), (&pid as *const u32).cast(), 4) };
-        // `child` stays alive (and with it the grandchild) until the helper is killed.
-        loop {
-            // SAFETY: Waits for a signal.
-            unsafe { libc::pause() };
-        }
-    });
-    drop(write);
+/// In a [`Helper`]: spawns `sleep 100` with autokill and writes its pid to `report`; the caller
+/// keeps the returned `Child` (and with it the grandchild) alive.
+fn spawn_and_report(report: &OwnedFd) -> Option<autokill::Child> {
+    let child = Command::new("sleep")
+        .arg("100")
+        .stdin(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pid = child.id();
+    // SAFETY: Writes 4 bytes from a live value to the pipe.
+    unsafe { libc::write(report.as_raw_fd(), (&pid as *const u32).cast(), 4) };
+    Some(child)
+}
+
+/// The pid a helper reported with [`spawn_and_report`] on `read`.
+fn read_report(read: OwnedFd) -> u32 {
     assert!(
         readable_within(read.as_fd(), DEATH_TIMEOUT),
         "the helper did not report within {DEATH_TIMEOUT:?}"
@@ -545,8 +539,25 @@ fn parent_killed_kills_child() {
     std::fs::File::from(read)
         .read_exact(&mut pid)
         .expect("the helper reports the grandchild's pid");
-    let pid = u32::from_ne_bytes(pid);
-    let watcher = watch(pid);
+    u32::from_ne_bytes(pid)
+}
+
+#[test]
+fn parent_killed_kills_child() {
+    require_autokill!();
+    let (read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        let Some(_child) = spawn_and_report(&write) else {
+            return 1;
+        };
+        // `_child` stays alive (and with it the grandchild) until the helper is killed.
+        loop {
+            // SAFETY: Waits for a signal.
+            unsafe { libc::pause() };
+        }
+    });
+    drop(write);
+    let watcher = watch(read_report(read));
     assert_alive(&watcher, "the helper's child");
     helper.signal(libc::SIGKILL);
     assert_eq!(helper.wait().signal(), Some(libc::SIGKILL));
@@ -571,16 +582,9 @@ fn parent_aborted_kills_child() {
             libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             set
         };
-        let Ok(child) = Command::new("sleep")
-            .arg("100")
-            .stdin(Stdio::null())
-            .spawn()
-        else {
+        let Some(_child) = spawn_and_report(&write) else {
             return 1;
         };
-        let pid = child.id();
-        // SAFETY: Writes 4 bytes from a live value to the pipe.
-        unsafe { libc::write(write.as_raw_fd(), (&pid as *const u32).cast(), 4) };
         let mut signal = 0;
         // SAFETY: Waits for a signal of a valid set that is blocked.
         if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
@@ -597,21 +601,12 @@ fn parent_aborted_kills_child() {
             libc::setrlimit(libc::RLIMIT_CORE, &none);
             libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
-        // Dies by SIGABRT, as with panic = "abort": `child` is never dropped, and the kernel
+        // Dies by SIGABRT, as with panic = "abort": `_child` is never dropped, and the kernel
         // closing the helper's descriptors at its death is what kills the grandchild.
         std::process::abort()
     });
     drop(write);
-    assert!(
-        readable_within(read.as_fd(), DEATH_TIMEOUT),
-        "the helper did not report within {DEATH_TIMEOUT:?}"
-    );
-    let mut pid = [0; 4];
-    std::fs::File::from(read)
-        .read_exact(&mut pid)
-        .expect("the helper reports the grandchild's pid");
-    let pid = u32::from_ne_bytes(pid);
-    let watcher = watch(pid);
+    let watcher = watch(read_report(read));
     assert_alive(&watcher, "the helper's child");
     helper.signal(libc::SIGUSR1);
     assert_eq!(helper.wait().signal(), Some(libc::SIGABRT));
