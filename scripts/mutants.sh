@@ -82,9 +82,14 @@ for id in $ids; do
 		rsync -a --delete --exclude=.git --exclude=target "$TOP/" "$host/"
 		python3 "$M/mutants.py" apply "$id" "$host/rust-module" >/dev/null
 		# rsync gave the pristine files their old times: without this,
-		# cargo would keep the test binary of the previous mutant.
+		# cargo would keep the test binary of the previous mutant. Its own
+		# target directory: rules.rs lies outside the crate, so cargo
+		# records it by its absolute path, and in the shared one the copy's
+		# test would be checked against (and left built from) this
+		# checkout's unchanged rules.rs.
 		touch "$host/rust-module/kernel/clone_autokill/rules.rs"
-		if cargo test -q -p clone-autokill-rules --manifest-path "$host/Cargo.toml" \
+		if CARGO_TARGET_DIR=$out/host-target cargo test -q -p clone-autokill-rules \
+			--manifest-path "$host/Cargo.toml" \
 			>"$out/$id/host-rules.log" 2>&1; then
 			echo "host-rules ok" >>"$out/$id/suites.txt"
 		else
