@@ -44,10 +44,10 @@ pub unsafe extern "C" fn pidfs_autokill_release(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: As in the `release` callback of `rust/kernel/miscdevice.rs`: the caller guarantees
-    // that `file` is valid for the duration of the call (its count has dropped to zero, but
-    // `__fput()` frees it only after `release` returns, and the reference does not outlive the
-    // call). The file is being released, so no `fdget_pos()` of it is active.
+    // The file's count has dropped to zero, but `__fput()` frees it only after `release` returns,
+    // as the `release` callback of `rust/kernel/miscdevice.rs` relies on too.
+    // SAFETY: `file` is valid for the duration of the call, which the reference does not outlive.
+    // The file is being released, so no `fdget_pos()` of it is active.
     let file = unsafe { LocalFile::from_raw_file(file) };
     if file.flags() & uapi::PIDFD_AUTOKILL == 0 {
         return 0;
