@@ -8,9 +8,9 @@ Usage: bench.py --static RESULTS_DIR RUST_VMLINUX C_VMLINUX
        bench.py RESULTS_DIR
 The first writes RESULTS_DIR/static.txt (every listing) and static.json.
 The second reads RESULTS_DIR/meta.json (written by bench.sh), N-rust.json
-and N-c.json (what autokill-bench printed in boot N) and static.json, prints
-the checks, the table and the static comparison, and writes summary.json
-and ratios.svg. With only one kernel's files (`bench.sh --check`) it prints
+and N-c.json (what the BENCH_RUNS autokill-bench processes of boot N
+printed) and static.json, prints the checks, the table and the static
+comparison, and writes summary.json and ratios.svg. With only one kernel's files (`bench.sh --check`) it prints
 the checks alone. In instruction mode it exits 1 if a check fails.
 """
 
@@ -34,7 +34,11 @@ LIMIT = 0.001
 # ---------------------------------------------------------------- results
 
 def load(results):
-    """{kernel: [(boot, {case: record}, {calibration: record})]}"""
+    """{kernel: [(boot, {case: [record, ...]}, {calibration: record})]}
+
+    A boot's file holds BENCH_RUNS runs of autokill-bench, one after the
+    other: a case's records in run order. The calibration of the first run
+    is kept."""
     runs = {k: [] for k in KERNELS}
     for path in sorted(glob.glob(os.path.join(results, "*-*.json"))):
         m = re.match(r"(\d+)-(rust|c)\.json$", os.path.basename(path))
@@ -47,9 +51,9 @@ def load(results):
                     continue
                 d = json.loads(line)
                 if "case" in d:
-                    cases[d["case"]] = d
+                    cases.setdefault(d["case"], []).append(d)
                 elif "calibration" in d:
-                    cal[d["calibration"]] = d
+                    cal.setdefault(d["calibration"], d)
         runs[m.group(2)].append((int(m.group(1)), cases, cal))
     for k in runs:
         runs[k].sort(key=lambda r: r[0])
@@ -69,9 +73,23 @@ def trimmed_mean(ops, cut=0.2):
     return statistics.fmean(s[k:len(s) - k])
 
 
-def stats(ops):
-    return {"tmean": trimmed_mean(ops), "median": statistics.median_low(ops),
-            "mean": statistics.fmean(ops), "n": len(ops)}
+def stats(records):
+    """One boot's value of a case: each run's trimmed mean (and median),
+    then their median over the runs.
+
+    Over the runs, not over all operations: within one process the cost of
+    an operation is steady (the first and last third of a run agree within
+    about 0.02%), but it moves from one process to the next by up to 0.2%
+    in fork-heavy cases (where the kernel's pages and objects happen to
+    be), and now and then a whole process runs 800 instructions an
+    operation cheaper. The median of several fresh processes is one typical
+    process."""
+    runs = [r["ops"] for r in records]
+    tmeans = [trimmed_mean(ops) for ops in runs]
+    medians = [statistics.median_low(ops) for ops in runs]
+    return {"tmean": statistics.median(tmeans), "median": statistics.median(medians),
+            "mean": statistics.median(statistics.fmean(ops) for ops in runs),
+            "runs": tmeans, "n": sum(len(ops) for ops in runs)}
 
 
 def spread(values):
@@ -99,7 +117,7 @@ def summarise(runs, unit):
     for case in cases:
         entry = {}
         for k in KERNELS:
-            per_boot = [stats(c[case]["ops"]) for _, c, _ in runs[k] if case in c]
+            per_boot = [stats(c[case]) for _, c, _ in runs[k] if case in c]
             if not per_boot:
                 continue
             entry[k] = {
@@ -182,7 +200,7 @@ def print_table(summary, unit):
         print(f"{case:16} {r['tmean']:14.1f} {c['tmean']:12.1f} {r['tmean'] - c['tmean']:+9.1f}"
               f" {e['ratio']:7.4f} {min(pb):8.4f}..{max(pb):7.4f} {100 * r['spread_tmean']:10.4f}%"
               f" {100 * c['spread_tmean']:8.4f}% {r['median']:12.1f} {c['median']:10.1f}")
-    print(f"{unit}/op: the trimmed mean of one boot, median over the boots; Rust/C: their ratio; "
+    print(f"{unit}/op: the value of one boot (above), median over the boots; Rust/C: their ratio; "
           "per boot: the ratio of boot i of each kernel; spread: (max - min) / median of the "
           "per-boot values")
 
@@ -750,9 +768,12 @@ def main():
     print()
     if unit == "insns":
         print(f"Guest instructions per operation (QEMU {meta.get('qemu_opts')}, one vCPU), "
-              f"{boots} boots per kernel ({', '.join(kernels)}).")
+              f"{boots} boots per kernel ({', '.join(kernels)}), "
+              f"{meta.get('runs', 1)} benchmark process"
+              f"{'es' if meta.get('runs', 1) != 1 else ''} per boot.")
         print("insns/op: mean of the middle 60% of the operations (timer ticks and other "
-              "interrupts excluded); median: the middle operation.")
+              "interrupts excluded) of each process, their median over the processes of a "
+              "boot; median: the middle operation.")
     else:
         print(f"Wall time per operation under {meta.get('accel', '?').upper()}, "
               f"{boots} boots per kernel; on TCG only the ratios mean something.")

@@ -8,7 +8,7 @@
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
 	rust-web-clippy rustfmt-web flex bison bc libelf-dev libssl-dev cpio
 	qemu-system-x86 udev ccache rsync python3-venv busybox-static kmod
-	iproute2 libcap-dev)
+	iproute2 libcap-dev libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

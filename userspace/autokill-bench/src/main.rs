@@ -13,7 +13,9 @@
 //!
 //! The cost of the two clock reads themselves (measured back to back) is subtracted. After a
 //! warm-up, each case prints one JSON object on stdout with the count of every operation in
-//! order: `{"case": ..., "unit": "insns", "overhead": ..., "median": ..., "ops": [...]}`. Two
+//! order: `{"case": ..., "unit": "insns", "overhead": ..., "median": ..., "switches": [voluntary,
+//! involuntary], "ops": [...]}`, `switches` being this process's context switches during the
+//! timed operations (in `fork_exit`, one voluntary switch per operation: the parent waits). Two
 //! calibration objects follow: a loop of `n` `getppid()` calls and a user-space loop of exactly
 //! `2 n` instructions, each timed as a whole for several `n`, to show that the clock counts
 //! instructions and that the counts scale linearly. The host does the statistics and compares
@@ -276,6 +278,22 @@ fn calibrate(out: &mut impl Write, clock: Clock, name: &str, f: fn(u64), ns: &[u
     .expect("stdout");
 }
 
+/// This process's context switches so far, voluntary and involuntary (`/proc/self/status`).
+fn switches() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        field("voluntary_ctxt_switches:"),
+        field("nonvoluntary_ctxt_switches:"),
+    )
+}
+
 fn getppid_loop(n: u64) {
     for _ in 0..n {
         getppid();
@@ -346,19 +364,23 @@ fn main() {
         for _ in 0..n.min(warmup) {
             (case.run)();
         }
+        let (vol, invol) = switches();
         for count in &mut counts[..n] {
             let t = clock.now();
             (case.run)();
             *count = (clock.now() - t).saturating_sub(ovh);
         }
+        let (vol2, invol2) = switches();
         let ops = &counts[..n];
         writeln!(
             out,
             "{{\"case\": \"{}\", \"unit\": \"{}\", \"overhead\": {ovh}, \"median\": {}, \
-             \"ops\": [{}]}}",
+             \"switches\": [{}, {}], \"ops\": [{}]}}",
             case.name,
             clock.unit(),
             median(&mut ops.to_vec()),
+            vol2 - vol,
+            invol2 - invol,
             list(ops)
         )
         .expect("stdout");
