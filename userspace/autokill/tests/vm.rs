@@ -529,7 +529,8 @@ fn spawn_and_report(report: &OwnedFd) -> Option<autokill::Child> {
     Some(child)
 }
 
-/// The pid a helper reported with [`spawn_and_report`] on `read`.
+/// The pid a helper reported on `read` (with [`spawn_and_report`], or the grandchild of a
+/// tree).
 fn read_report(read: OwnedFd) -> u32 {
     assert!(
         readable_within(read.as_fd(), DEATH_TIMEOUT),
@@ -882,13 +883,7 @@ fn tree_dies_with_its_sigkilled_parent() {
         }
     });
     drop(write);
-    assert!(
-        readable_within(read.as_fd(), DEATH_TIMEOUT),
-        "no report from the helper"
-    );
-    let mut pid = [0; 4];
-    std::fs::File::from(read).read_exact(&mut pid).unwrap();
-    let watcher = watch(u32::from_ne_bytes(pid));
+    let watcher = watch(read_report(read));
     assert_alive(&watcher, "the helper's grandchild");
     helper.signal(libc::SIGKILL);
     assert_eq!(helper.wait().signal(), Some(libc::SIGKILL));
