@@ -141,7 +141,8 @@ source_tree() {
 # tree_version DIR: the kernel version its top Makefile says (e.g. 7.2.12).
 tree_version() {
 	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
-		$1 == "SUBLEVEL" { s = $2 } END { print v "." p (s != "" ? "." s : "") }' "$1/Makefile"
+		$1 == "SUBLEVEL" { s = $2 }
+		END { print (v == "" ? "(no VERSION in its Makefile)" : v "." p (s != "" ? "." s : "")) }' "$1/Makefile"
 }
 
 # accel IMAGE: "kvm" if a short probe boot of IMAGE under KVM succeeds on
