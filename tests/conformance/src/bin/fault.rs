@@ -40,7 +40,10 @@
 //!   The children of the other paths share our memory (`CLONE_VM`) for the same reason.
 //! - The same address space layout (a re-exec without randomisation: the same page tables to
 //!   copy), one CPU for us and the children (CPU 0: one set of per-CPU caches), and the same pid
-//!   for every child of `clone3()` under test (`ns_last_pid`; see [`pick_pid`]).
+//!   for every child of `clone3()` under test (`ns_last_pid`; see [`pick_pid`]). When another
+//!   task (a new kernel worker, say) takes that pid first, the try is made again and noted
+//!   (`# path kind: tried again: ...`); a pid that went elsewhere with nobody holding it, or
+//!   taken on 6 tries in a row, is a broken rule.
 //! - Each n is tried until one outcome was seen twice (at most 5 tries): the allocators add a
 //!   point now and then (a new sheaf, a slab refilled from the page allocator). `# ... n tried
 //!   again` counts the n whose first two tries differed; a sequence whose points changed while it
@@ -479,6 +482,9 @@ struct Step {
     consumed: u32,
     /// Broken rules (an errno is not one: any error may come of an injected fault).
     problems: Vec<String>,
+    /// Another task took the pid pinned for the child (see [`pick_pid`]): this try says
+    /// nothing, it is made again.
+    interfered: Option<String>,
 }
 
 impl Step {
@@ -489,6 +495,7 @@ impl Step {
             injected: a.injected,
             consumed: a.consumed,
             problems: Vec::new(),
+            interfered: None,
         }
     }
 
@@ -643,10 +650,22 @@ fn clone3_path(ctx: &Ctx, n: Option<u32>, flags: u64) -> Result<Step, String> {
     };
     st.add("ok");
     if let Some(p) = ctx.pid {
-        st.check(
-            pid == p,
-            &format!("the child got pid {pid}, not {p}: pid pinning failed"),
-        );
+        if pid != p {
+            // A kernel thread or another process may take the pid between our write to
+            // ns_last_pid and the clone3(): the pid namespace is the whole machine's.
+            match std::fs::read_to_string(format!("/proc/{p}/comm")) {
+                Ok(comm) => {
+                    st.interfered = Some(format!(
+                        "pid {p} was taken by {}, the child got {pid}",
+                        comm.trim()
+                    ))
+                }
+                Err(_) => st.check(
+                    false,
+                    &format!("the child got pid {pid}, not {p}: pid pinning failed"),
+                ),
+            }
+        }
     }
     let Some(pidfd) = pidfd else {
         util::kill_reap(pid);
@@ -1111,6 +1130,8 @@ struct Seq {
     /// Signs that the sequence of fault points changed during the run (not a broken rule:
     /// the debug kernel's own allocations, kmemleak's and the stack depot's, come and go).
     unstable: Vec<String>,
+    /// Tries made again because another task took the pinned pid.
+    interfered: Vec<String>,
     elapsed: Duration,
 }
 
@@ -1158,11 +1179,28 @@ impl Runner<'_> {
     ) -> Result<(Step, String), String> {
         let expected: Vec<i32> = target.iter().map(|t| t.pid).collect();
         let mut seen: Vec<(String, u32, Step)> = Vec::new();
-        for tries in 1..=MAX_TRIES {
+        let mut tries = 0;
+        let mut stolen = 0;
+        while tries < MAX_TRIES {
             let res = (def.run)(self.ctx, Some(n), target);
             let after = settle(&expected, fds);
             let mut st = res?;
             self.attempts += 1;
+            if let Some(why) = st.interfered.take() {
+                if stolen < MAX_TRIES {
+                    stolen += 1;
+                    seq.interfered.push(format!("n={n}: {why}"));
+                    for q in after {
+                        problems.push(format!("{} n={n}: {q}", seq.kind.name()));
+                    }
+                    continue;
+                }
+                st.problems.push(format!(
+                    "pid pinning failed {} times in a row: {why}",
+                    stolen + 1
+                ));
+            }
+            tries += 1;
             let key = step_key(&st);
             if let Some(k) = &self.trace {
                 let sites = k.sites();
@@ -1244,6 +1282,7 @@ impl Runner<'_> {
                 errnos: Default::default(),
                 disagreed: 0,
                 unstable: Vec::new(),
+                interfered: Vec::new(),
                 elapsed: Duration::ZERO,
             };
             let mut finished = false;
@@ -1597,6 +1636,9 @@ fn main() {
             );
             for u in &s.unstable {
                 println!("# {} {}: not repeatable: {u}", def.name, s.kind.name());
+            }
+            for u in &s.interfered {
+                println!("# {} {}: tried again: {u}", def.name, s.kind.name());
             }
         }
         for p in problems.iter().take(MAX_SHOWN) {
