@@ -40,10 +40,10 @@
 //!   The children of the other paths share our memory (`CLONE_VM`) for the same reason.
 //! - The same address space layout (a re-exec without randomisation: the same page tables to
 //!   copy), one CPU for us and the children (CPU 0: one set of per-CPU caches), and the same pid
-//!   for every child of `clone3()` under test (`ns_last_pid`; see [`pick_pid`]). When another
-//!   task (a new kernel worker, say) takes that pid first, the try is made again and noted
-//!   (`# path kind: tried again: ...`); a pid that went elsewhere with nobody holding it, or
-//!   taken on 6 tries in a row, is a broken rule.
+//!   for every child of `clone3()` under test (`ns_last_pid`; see [`pick_pid`]). A try whose
+//!   child got another pid (another task took it first, or the kernel skipped it) is made
+//!   again and noted (`# path kind: tried again: ...`); 6 such tries in a row are a broken
+//!   rule.
 //! - Each n is tried until one outcome was seen twice (at most 5 tries): the allocators add a
 //!   point now and then (a new sheaf, a slab refilled from the page allocator). `# ... n tried
 //!   again` counts the n whose first two tries differed; a sequence whose points changed while it
@@ -482,8 +482,8 @@ struct Step {
     consumed: u32,
     /// Broken rules (an errno is not one: any error may come of an injected fault).
     problems: Vec<String>,
-    /// Another task took the pid pinned for the child (see [`pick_pid`]): this try says
-    /// nothing, it is made again.
+    /// The child did not get the pinned pid (see [`pick_pid`]): this try says nothing, it is
+    /// made again.
     interfered: Option<String>,
 }
 
@@ -651,20 +651,15 @@ fn clone3_path(ctx: &Ctx, n: Option<u32>, flags: u64) -> Result<Step, String> {
     st.add("ok");
     if let Some(p) = ctx.pid {
         if pid != p {
-            // A kernel thread or another process may take the pid between our write to
-            // ns_last_pid and the clone3(): the pid namespace is the whole machine's.
-            match std::fs::read_to_string(format!("/proc/{p}/comm")) {
-                Ok(comm) => {
-                    st.interfered = Some(format!(
-                        "pid {p} was taken by {}, the child got {pid}",
-                        comm.trim()
-                    ))
-                }
-                Err(_) => st.check(
-                    false,
-                    &format!("the child got pid {pid}, not {p}: pid pinning failed"),
-                ),
-            }
+            // ns_last_pid is a hint, not a promise: a kernel thread or another process may
+            // take the pid between our write and the clone3() (the pid namespace is the whole
+            // machine's), and on the 7.2 debug kernel a child now and then gets the next pid
+            // with nobody holding this one. The try is made again; only a pid that cannot be
+            // pinned on any try is a broken rule (in `Runner::vote`).
+            st.interfered = Some(match std::fs::read_to_string(format!("/proc/{p}/comm")) {
+                Ok(comm) => format!("pid {p} was taken by {}, the child got {pid}", comm.trim()),
+                Err(_) => format!("the child got pid {pid}, not {p} (free)"),
+            });
         }
     }
     let Some(pidfd) = pidfd else {
@@ -1130,7 +1125,7 @@ struct Seq {
     /// Signs that the sequence of fault points changed during the run (not a broken rule:
     /// the debug kernel's own allocations, kmemleak's and the stack depot's, come and go).
     unstable: Vec<String>,
-    /// Tries made again because another task took the pinned pid.
+    /// Tries made again because the child did not get the pinned pid.
     interfered: Vec<String>,
     elapsed: Duration,
 }
