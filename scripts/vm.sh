@@ -8,7 +8,8 @@
 # fails or hangs ends after VM_TIMEOUT seconds with the console tail.
 # Environment: VM_TIMEOUT (default 1800), VM_MEMORY (2G), VM_CPUS (2),
 # VM_RWDIR (a host directory the guest may write, at the same path),
-# VM_QEMU_OPTS (more QEMU options, e.g. "-icount shift=0,sleep=off").
+# VM_QEMU_OPTS (more QEMU options, e.g. "-icount shift=0,sleep=off"),
+# VM_APPEND (more kernel command line, e.g. "no5lvl").
 . "$(dirname "$0")/lib.sh"
 
 variant=${1:?usage: vm.sh VARIANT [COMMAND]}
@@ -23,6 +24,7 @@ vng_args=(--run "$image" --memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --fo
 	--disable-microvm --cwd "$PWD")
 [ -n "${VM_RWDIR:-}" ] && vng_args+=(--rwdir "$VM_RWDIR")
 [ -n "${VM_QEMU_OPTS:-}" ] && vng_args+=(--qemu-opts="$VM_QEMU_OPTS")
+[ -n "${VM_APPEND:-}" ] && vng_args+=(--append "$VM_APPEND")
 
 a=${VM_ACCEL:-$(accel "$image")}
 [ "$a" = tcg ] && vng_args+=(--disable-kvm)
