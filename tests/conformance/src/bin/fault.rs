@@ -1185,7 +1185,8 @@ impl Runner<'_> {
                 if stolen < MAX_TRIES {
                     stolen += 1;
                     seq.interfered.push(format!("n={n}: {why}"));
-                    for q in after {
+                    // The pid says nothing about the call; its other rules still hold.
+                    for q in st.problems.drain(..).chain(after) {
                         problems.push(format!("{} n={n}: {q}", seq.kind.name()));
                     }
                     continue;
