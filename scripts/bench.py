@@ -10,8 +10,8 @@ The first writes RESULTS_DIR/static.txt (every listing) and static.json.
 The second reads RESULTS_DIR/meta.json (written by bench.sh), N-rust.json
 and N-c.json (what the BENCH_RUNS autokill-bench processes of boot N
 printed) and static.json, prints the checks, the table and the static
-comparison, and writes summary.json and ratios.svg. With only one kernel's files (`bench.sh --check`) it prints
-the checks alone. In instruction mode it exits 1 if a check fails.
+comparison, and writes summary.json and ratios.svg. With only one kernel's
+files (`bench.sh --check`) it prints the checks alone. In instruction mode it exits 1 if a check fails.
 """
 
 import bisect
@@ -79,9 +79,9 @@ def stats(records):
 
     Over the runs, not over all operations: within one process the cost of
     an operation is steady (the first and last third of a run agree within
-    about 0.02%), but it moves from one process to the next by up to 0.2%
+    about 0.03%), but it moves from one process to the next by up to 0.2%
     in fork-heavy cases (where the kernel's pages and objects happen to
-    be), and now and then a whole process runs 800 instructions an
+    be), and in some boots every process runs about 900 instructions an
     operation cheaper. The median of several fresh processes is one typical
     process."""
     runs = [r["ops"] for r in records]

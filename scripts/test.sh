@@ -144,7 +144,7 @@ vm_suites() {
 	# guest's command line, which virtme-ng passes on the kernel's, 2048
 	# bytes at most). The time limits allow for a second VM sharing the
 	# host's cores.
-	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=2700 jobs=1 append=
+	suites=$guest_suites fuzz=100000 limit=1200 fault= notrun= vmlimit=2700 jobs=1
 	# make check: the selftest programs and the conformance suite two at a
 	# time, one per vCPU (pidfd_test alone takes most of the time).
 	[ -n "$quick" ] && jobs=2
@@ -152,18 +152,11 @@ vm_suites() {
 	rust) cycles=${STRESS_CYCLES:-20000} ;;
 	debug) cycles=${STRESS_CYCLES_DEBUG:-1000} fuzz=${FUZZ_COUNT_DEBUG:-2000} limit=1800 \
 		fault=--kmemleak notrun="pidfd:pidfd_test pidfd:pidfd_poll_test" vmlimit=3600
-		# Four-level paging: QEMU's CPU offers LA57, and identify_cpu()
-		# clears boot_cpu_data's capabilities (LA57 among them) with
-		# interrupts on; an interrupt in that window has KASAN take a
-		# direct-map address for a wild one (the 7.2.12 debug kernel,
-		# every boot: "wild-memory-access in do_raw_spin_lock" from
-		# handle_edge_irq() in identify_cpu()). Not a path of ours.
-		append=no5lvl
 		[ "$suites" = all ] && suites="kunit selftests conformance fuzz stress fault dmesg" ;;
 	*) cycles=${STRESS_CYCLES_C:-10000} ;;
 	esac
 	log "$v kernel: booting, suites: $suites"
-	VM_TIMEOUT=${VM_TIMEOUT:-$vmlimit} VM_RWDIR=$results VM_APPEND=$append "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit SELFTEST_JOBS=$jobs \
+	VM_TIMEOUT=${VM_TIMEOUT:-$vmlimit} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests SELFTEST_TIMEOUT=$limit SELFTEST_JOBS=$jobs \
 AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$suites' SELFTEST_NOT_RUN='$notrun' AUTOKILL_TESTS='$(echo ${vm_tests:-})' \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS=$fault FUZZ_SEED=$fuzz_seed FUZZ_COUNT=$fuzz \
 $TOP/tests/vm/guest.sh $results/$v" >"$host/console@$v.log" 2>&1 || rc=$?
