@@ -18,8 +18,9 @@ if [ -f "$O/.config" ] && [ "$(cat "$O/.autokill-config" 2>/dev/null)" = "$want"
 fi
 # The C kernel differs from the Rust one in CONFIG_PIDFD_AUTOKILL_RUST
 # only: its first build starts from a copy of the built Rust tree, and
-# Kbuild rebuilds only what depends on the option (about 900 objects,
-# the users of <linux/sched/task.h>, which declares the Rust function).
+# Kbuild rebuilds only what depends on the option (kernel/fork.c and the
+# few users of <linux/pidfs.h>; the Rust function's prototype is in
+# kernel/clone_autokill.h, which nothing else includes).
 if [ "$variant" = c ] && [ ! -e "$O" ] && [ -f "$BUILD/rust/vmlinux" ]; then
 	log "the c build directory starts as a copy of the built rust one"
 	cp -a "$BUILD/rust" "$O"

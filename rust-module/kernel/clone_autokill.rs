@@ -6,7 +6,7 @@
 //! `clone_autokill/rules.rs`, which a host test also compiles, to compare them with the C
 //! implementation in `kernel/fork.c` exhaustively.
 //!
-//! C header: [`include/linux/sched/task.h`](srctree/include/linux/sched/task.h).
+//! C header: [`kernel/clone_autokill.h`](srctree/kernel/clone_autokill.h).
 
 use kernel::{
     bindings,
