@@ -75,20 +75,24 @@ def trimmed_mean(ops, cut=0.2):
 
 def stats(records):
     """One boot's value of a case: each run's trimmed mean (and median),
-    then their median over the runs.
+    then their mean over the runs.
 
     Over the runs, not over all operations: within one process the cost of
     an operation is steady (the first and last third of a run agree within
     about 0.03%), but it moves from one process to the next by up to 0.2%
-    in fork-heavy cases (where the kernel's pages and objects happen to
-    be), and in some boots every process runs about 900 instructions an
-    operation cheaper. The median of several fresh processes is one typical
-    process."""
+    in fork-heavy cases. That part is the process's place in the boot, the
+    same in every boot and in both kernels (the third of five costs about
+    600 instructions more in accepted_clone3 and autokill_cycle, the fifth
+    about 300 more in autokill_cycle): the mean over the runs weighs every
+    place alike in every boot, where their median picked whichever process
+    fell in the middle and moved by 150 instructions from boot to boot. In
+    some boots every process runs about 900 instructions an operation
+    cheaper; no statistic over one boot's processes hides that."""
     runs = [r["ops"] for r in records]
     tmeans = [trimmed_mean(ops) for ops in runs]
     medians = [statistics.median_low(ops) for ops in runs]
-    return {"tmean": statistics.median(tmeans), "median": statistics.median(medians),
-            "mean": statistics.median(statistics.fmean(ops) for ops in runs),
+    return {"tmean": statistics.fmean(tmeans), "median": statistics.fmean(medians),
+            "mean": statistics.fmean(statistics.fmean(ops) for ops in runs),
             "runs": tmeans, "n": sum(len(ops) for ops in runs)}
 
 
@@ -772,8 +776,8 @@ def main():
               f"{meta.get('runs', 1)} benchmark process"
               f"{'es' if meta.get('runs', 1) != 1 else ''} per boot.")
         print("insns/op: mean of the middle 60% of the operations (timer ticks and other "
-              "interrupts excluded) of each process, their median over the processes of a "
-              "boot; median: the middle operation.")
+              "interrupts excluded) of each process, their mean over the processes of a "
+              "boot; median: the middle operation of each process, their mean.")
     else:
         print(f"Wall time per operation under {meta.get('accel', '?').upper()}, "
               f"{boots} boots per kernel; on TCG only the ratios mean something.")

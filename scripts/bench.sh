@@ -21,7 +21,7 @@
 #   user loop scale linearly with their length.
 # BENCH_BOOTS (default 5) boots per kernel; BENCH_RUNS (default 5) fresh
 # autokill-bench processes per boot, one after the other (a boot's value of
-# a case is the median over them: bench.py stats()); BENCH_SCALE (default
+# a case is the mean over them: bench.py stats()); BENCH_SCALE (default
 # 0.4) scales the number of timed operations of each process.
 #
 # Results go to $KCACHE/bench/<time>/: N-rust.json, N-c.json (what the
