@@ -11,7 +11,8 @@ The second reads RESULTS_DIR/meta.json (written by bench.sh), N-rust.json
 and N-c.json (what the BENCH_RUNS autokill-bench processes of boot N
 printed) and static.json, prints the checks, the table and the static
 comparison, and writes summary.json and ratios.svg. With only one kernel's
-files (`bench.sh --check`) it prints the checks alone. In instruction mode it exits 1 if a check fails.
+files (`bench.sh --check`) it prints the checks alone. In instruction mode
+it exits 1 if a check fails.
 """
 
 import bisect

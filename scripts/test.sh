@@ -170,12 +170,11 @@ $TOP/tests/vm/guest.sh $results/$v" >"$host/console@$v.log" 2>&1 || rc=$?
 # As many VMs at once as the host has cores for all their vCPUs, at most
 # two lanes: a guest whose vCPU threads the host deschedules waits for
 # them in every IPI and TLB shootdown. With the default two vCPUs on a
-# 2-core host that is one kernel at a time (warm run measured 902 s; two
-# 2-vCPU guests side by side took 1043 s, each two to three times slower).
-# VM_CPUS=1 gives two lanes there, faster (694 s) but without SMP in the
-# guests. With two lanes the debug kernel, the slowest, runs in one and
-# the other kernels one after the other in the second. VM_LANES=N
-# overrides the number.
+# 2-core host that is one kernel at a time; VM_CPUS=1 gives two lanes,
+# faster but without SMP in the guests (measured: README, Requirements).
+# With two lanes the debug kernel, the slowest, runs in one and the other
+# kernels one after the other in the second. VM_LANES=N overrides the
+# number.
 lanes=${VM_LANES:-$(($(nproc) / ${VM_CPUS:-2}))}
 lane1=() lane2=()
 for v in "${built[@]}"; do
