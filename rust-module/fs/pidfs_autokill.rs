@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The pidfs release hook of `CLONE_PIDFD_AUTOKILL`.
+//! The kill of `CLONE_PIDFD_AUTOKILL`, in the release of a pidfd.
 //!
 //! `clone3()` with `CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL` marks the pidfd's file
-//! with `PIDFD_AUTOKILL`. When the last reference to that file goes away, the child's thread group
-//! is sent `SIGKILL`, so the child cannot outlive the process (or processes) holding the pidfd.
+//! with `PIDFD_AUTOKILL`. When the last reference to that file goes away, `pidfs_file_release()`
+//! calls [`pidfs_autokill`], which sends the child's thread group `SIGKILL`, so that the child
+//! cannot outlive the process (or processes) holding the pidfd.
 //!
 //! C header: [`include/linux/pidfs.h`](srctree/include/linux/pidfs.h).
 
 use kernel::{
     bindings,
-    fs::LocalFile,
     pid::{
         Pid,
         PidType, //
@@ -26,73 +26,47 @@ use kernel::{
         Signal,
         Task, //
     },
-    uapi,
     warn_on_once, //
 };
 
-/// Called by `pidfs_file_release()`, the `release` file operation of pidfs files.
+/// Sends `SIGKILL` to the thread group `pid` refers to, if it still exists.
 ///
-/// Only a file that `clone3()` created with `CLONE_PIDFD_AUTOKILL` acts, on its final `fput()`:
-/// the thread group the pidfd refers to is killed, if it still exists. Returns 0.
+/// `pidfs_file_release()` calls this on the final `fput()` of a pidfd file that `clone3()` marked
+/// with `PIDFD_AUTOKILL`, with the `struct pid` of the file's inode. The signal bypasses
+/// permission and LSM checks and reaches even the init process of a pid namespace. A kernel thread
+/// or a user worker, which `clone3()` cannot create with an autokill pidfd, is left alone with a
+/// warning.
 ///
 /// # Safety
 ///
-/// `inode` must be the pidfs inode of `file`, whose `i_private` is the `struct pid` it pins, and
-/// `file` the pidfs file being released. Both must stay valid for the duration of the call.
+/// `pid` must point at a valid `struct pid` that stays valid for the duration of the call.
+// Required to be unsafe due to the `#[export]` annotation.
 #[export]
-pub unsafe extern "C" fn pidfs_autokill_release(
-    inode: *mut bindings::inode,
-    file: *mut bindings::file,
-) -> c_int {
-    // The file's count has dropped to zero, but `__fput()` frees it only after `release` returns,
-    // as the `release` callback of `rust/kernel/miscdevice.rs` relies on too.
-    // SAFETY: `file` is valid for the duration of the call, which the reference does not outlive.
-    // The file is being released, so no `fdget_pos()` of it is active.
-    let file = unsafe { LocalFile::from_raw_file(file) };
-    if file.flags() & uapi::PIDFD_AUTOKILL == 0 {
-        return 0;
-    }
-    // SAFETY: The caller guarantees that `inode` is a valid pidfs inode; its `i_private` is the
-    // `struct pid` the inode holds a reference to until it is evicted, after this call.
-    let pid = unsafe { Pid::from_ptr((*inode).i_private.cast()) };
-    autokill(pid);
-    0
-}
-
-/// What the release of an autokill pidfd does to the thread group its pid refers to.
-enum Verdict<'a> {
-    /// The thread group has exited and was reaped: nothing to do.
-    Gone,
-    /// A kernel thread or a user worker, never killed: `clone3()` cannot create those with an
-    /// autokill pidfd.
-    NotUser,
-    /// The thread group to kill.
-    Kill(&'a Task),
-}
-
-/// Decides what the release of an autokill pidfd for `pid` does.
-fn verdict<'a>(pid: &'a Pid, guard: &'a rcu::Guard) -> Verdict<'a> {
-    match pid.pid_task_with_guard(PidType::Tgid, guard) {
-        None => Verdict::Gone,
-        Some(task) if task.flags() & (PF_KTHREAD | PF_USER_WORKER) != 0 => Verdict::NotUser,
-        Some(task) => Verdict::Kill(task),
-    }
-}
-
-/// Sends `SIGKILL` to the thread group `pid` refers to, if it still exists.
-#[cold]
-fn autokill(pid: &Pid) {
+pub unsafe extern "C" fn pidfs_autokill(pid: *mut bindings::pid) {
+    // SAFETY: The caller guarantees that `pid` is valid for the duration of the call, which the
+    // reference does not outlive: the inode of the pidfd holds a reference to it until the inode
+    // is evicted, after the release of its last file.
+    let pid = unsafe { Pid::from_ptr(pid) };
     let guard = rcu::read_lock();
-    match verdict(pid, &guard) {
-        Verdict::Gone => {}
-        Verdict::NotUser => {
-            warn_on_once!(true);
-        }
-        // Like the C implementation, ignore `ESRCH`: a thread group that is exiting dies anyway.
-        Verdict::Kill(task) => {
-            let _ = task.do_send_sig_info(Signal::Kill, SigInfo::Priv, PidType::Tgid);
-        }
+    let Some(task) = thread_group(pid, &guard) else {
+        // The thread group has exited and was reaped.
+        return;
+    };
+    if warn_on_once!(is_kernel_task(task)) {
+        return;
     }
+    // Like the C implementation, ignore `ESRCH`: a thread group that is exiting dies anyway.
+    let _ = task.do_send_sig_info(Signal::Kill, SigInfo::Priv, PidType::Tgid);
+}
+
+/// The thread group leader `pid` refers to, as long as the thread group exists.
+fn thread_group<'a>(pid: &'a Pid, guard: &'a rcu::Guard) -> Option<&'a Task> {
+    pid.pid_task_with_guard(PidType::Tgid, guard)
+}
+
+/// Whether `task` is a kernel thread or a user worker, which autokill never kills.
+fn is_kernel_task(task: &Task) -> bool {
+    task.flags() & (PF_KTHREAD | PF_USER_WORKER) != 0
 }
 
 #[cfg(CONFIG_PIDFD_AUTOKILL_RUST_KUNIT_TEST)]
@@ -100,24 +74,29 @@ fn autokill(pid: &Pid) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn kthreads_are_not_killed() {
-        // KUnit runs each test in a kernel thread of its own.
-        let me = current!();
-        let guard = rcu::read_lock();
-        let pid = Pid::find_vpid_with_guard(me.pid(), &guard);
-        assert!(pid.is_some());
-        assert!(matches!(verdict(pid.unwrap(), &guard), Verdict::NotUser));
+    /// The `struct pid` of the number `nr` in the current task's pid namespace.
+    fn find<'a>(nr: i32, guard: &'a rcu::Guard) -> Result<&'a Pid> {
+        let ns = current!().active_pid_ns().ok_or(ESRCH)?;
+        Pid::find_pid_ns_with_guard(nr, ns, guard).ok_or(ESRCH)
     }
 
     #[test]
-    fn a_user_process_is_killed() {
-        // Built-in KUnit suites run from `kernel_init()`, pid 1, a user-mode thread before it
-        // executes init; the verdict is only computed, nothing is killed.
+    fn a_kthread_is_not_killed() -> Result {
+        // KUnit runs each test in a kernel thread of its own.
         let guard = rcu::read_lock();
-        let pid = Pid::find_vpid_with_guard(1, &guard);
-        assert!(pid.is_some());
-        let verdict = verdict(pid.unwrap(), &guard);
-        assert!(matches!(verdict, Verdict::Kill(task) if task.pid() == 1));
+        let task = thread_group(find(current!().pid(), &guard)?, &guard).ok_or(ESRCH)?;
+        assert!(is_kernel_task(task));
+        Ok(())
+    }
+
+    #[test]
+    fn a_user_process_is_killed() -> Result {
+        // Built-in KUnit suites run before `kernel_init()`, pid 1, executes init; it is a
+        // user-mode thread already. Only the decision is checked, nothing is killed.
+        let guard = rcu::read_lock();
+        let task = thread_group(find(1, &guard)?, &guard).ok_or(ESRCH)?;
+        assert_eq!(task.pid(), 1);
+        assert!(!is_kernel_task(task));
+        Ok(())
     }
 }

@@ -2,23 +2,18 @@
 
 //! The `clone3()` rules for `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`.
 //!
-//! This is pure decision logic without any kernel dependency, so that both the kernel and a host
-//! test crate compile this very file. The flag values are those of
-//! [`include/uapi/linux/sched.h`](srctree/include/uapi/linux/sched.h); the kernel crate checks them
-//! against the generated bindings at compile time.
+//! This is pure decision logic: the state of the caller that a rule needs is passed in as a
+//! closure, and the flag values come from the parent module's `flags`, so that the rules can be
+//! tested on their own.
 
-/// Create the child in the same thread group as the caller.
-pub(crate) const CLONE_THREAD: u64 = 0x0001_0000;
-/// Give the child the caller's parent.
-pub(crate) const CLONE_PARENT: u64 = 0x0000_8000;
-/// Return a pidfd for the child.
-pub(crate) const CLONE_PIDFD: u64 = 0x0000_1000;
-/// Reap the child on exit without notifying its parent.
-pub(crate) const CLONE_AUTOREAP: u64 = 1 << 34;
-/// Set `no_new_privs` on the child.
-pub(crate) const CLONE_NNP: u64 = 1 << 35;
-/// Kill the child when the last reference to its clone pidfd goes away.
-pub(crate) const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+use super::flags::{
+    CLONE_AUTOREAP,
+    CLONE_NNP,
+    CLONE_PARENT,
+    CLONE_PIDFD,
+    CLONE_PIDFD_AUTOKILL,
+    CLONE_THREAD, //
+};
 
 /// Why `clone3()` refuses a flag combination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

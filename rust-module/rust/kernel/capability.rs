@@ -6,7 +6,8 @@
 
 use crate::{
     bindings,
-    user_namespace::UserNamespace, //
+    prelude::*,
+    task::CurrentTask, //
 };
 
 /// A POSIX capability, one of the `CAP_*` values of
@@ -24,36 +25,45 @@ pub enum Capability {
 impl Capability {
     /// Returns the C capability number.
     #[inline]
-    pub const fn as_raw(self) -> crate::ffi::c_int {
-        self as crate::ffi::c_int
+    pub const fn as_raw(self) -> c_int {
+        self as c_int
     }
 }
 
-/// Returns whether the current task has the capability `cap` in the user namespace `ns`.
-///
-/// Like the C function, a successful check marks the task as having used superuser privileges
-/// (`PF_SUPERPRIV`) and may be audited, so ask only when the answer decides the outcome.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::capability::{ns_capable, Capability};
-///
-/// fn reconfigure() -> Result {
-///     if !ns_capable(current!().user_ns(), Capability::SysAdmin) {
-///         return Err(EPERM);
-///     }
-///     Ok(())
-/// }
-///
-/// // KUnit runs the examples in kernel threads, which have every capability.
-/// assert!(reconfigure().is_ok());
-/// ```
-#[inline]
-pub fn ns_capable(ns: &UserNamespace, cap: Capability) -> bool {
-    // SAFETY: `ns` is a valid user namespace by the type invariants of `UserNamespace`, and `cap`
-    // is a valid capability number.
-    unsafe { bindings::ns_capable(ns.as_ptr(), cap.as_raw()) }
+impl CurrentTask {
+    /// Returns whether the current task has the capability `cap` in the user namespace of its
+    /// credentials: `ns_capable(current_user_ns(), cap)` in C.
+    ///
+    /// Like the C function, a successful check marks the task as having used superuser privileges
+    /// (`PF_SUPERPRIV`) and may be audited, so ask only when the answer decides the outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::capability::Capability;
+    ///
+    /// fn reconfigure() -> Result {
+    ///     if !current!().ns_capable(Capability::SysAdmin) {
+    ///         return Err(EPERM);
+    ///     }
+    ///     Ok(())
+    /// }
+    ///
+    /// // KUnit runs the examples in kernel threads, which have every capability.
+    /// reconfigure()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    #[doc(alias = "ns_capable")]
+    pub fn ns_capable(&self, cap: Capability) -> bool {
+        // SAFETY: `current_user_ns()` reads the namespace of `current->cred`, which holds a
+        // reference to it. Only the current task replaces its own credentials and drops the old
+        // ones (`commit_creds()`, `override_creds()`, `revert_creds()`), and it does neither while
+        // this function runs, in the task or in an interrupt that suspended it, so the namespace
+        // stays valid for the duration of the call; no reference to it escapes. `cap` is a valid
+        // capability number.
+        unsafe { bindings::ns_capable(bindings::current_user_ns(), cap.as_raw()) }
+    }
 }
 
 #[cfg(CONFIG_RUST_CAPABILITY_KUNIT_TEST)]
@@ -64,9 +74,6 @@ mod tests {
     #[test]
     fn kthread_is_capable_in_its_namespace() {
         // Kernel threads run with the full capabilities of the initial user namespace.
-        assert!(ns_capable(
-            crate::current!().user_ns(),
-            Capability::SysAdmin
-        ));
+        assert!(crate::current!().ns_capable(Capability::SysAdmin));
     }
 }

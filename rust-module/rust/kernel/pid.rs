@@ -14,6 +14,7 @@
 
 use crate::{
     bindings,
+    pid_namespace::PidNamespace,
     sync::{
         aref::AlwaysRefCounted,
         rcu, //
@@ -80,36 +81,50 @@ impl Pid {
         self.0.get()
     }
 
-    /// Looks up the `struct pid` of the number `nr` in the current task's pid namespace.
+    /// Looks up the `struct pid` that the number `nr` names in the pid namespace `ns`.
     ///
     /// Returns `None` if `nr` names nothing there. The returned reference is only valid for the
-    /// RCU read-side critical section `rcu_guard` stands for; take a reference with
+    /// RCU read-side critical section that `_guard` stands for; take a reference with
     /// [`ARef::from`](crate::sync::aref::ARef) to keep the pid beyond it.
+    ///
+    /// The namespace of the current task is [`CurrentTask::active_pid_ns`], which is `None` once
+    /// the task has been released (as a task that reaps itself can be, while it still runs).
+    ///
+    /// [`CurrentTask::active_pid_ns`]: crate::task::CurrentTask::active_pid_ns
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::{pid::Pid, sync::rcu};
+    /// use kernel::{
+    ///     pid::Pid,
+    ///     sync::rcu, //
+    /// };
     ///
+    /// let me = current!();
+    /// let ns = me.active_pid_ns().ok_or(ESRCH)?;
     /// let guard = rcu::read_lock();
-    /// let pid = Pid::find_vpid_with_guard(current!().tgid_nr_ns(None), &guard);
-    /// assert!(pid.is_some());
+    /// assert!(Pid::find_pid_ns_with_guard(me.tgid_nr_ns(None), ns, &guard).is_some());
     /// // No task is ever given the number 0.
-    /// assert!(Pid::find_vpid_with_guard(0, &guard).is_none());
+    /// assert!(Pid::find_pid_ns_with_guard(0, ns, &guard).is_none());
+    /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    #[doc(alias = "find_vpid")]
-    pub fn find_vpid_with_guard<'a>(nr: task::Pid, rcu_guard: &'a rcu::Guard) -> Option<&'a Self> {
-        let _ = rcu_guard;
-        // SAFETY: The RCU read lock is held, as `find_vpid()` requires, by the invariants of
-        // `rcu::Guard`.
-        let ptr = unsafe { bindings::find_vpid(nr) };
+    #[doc(alias = "find_pid_ns")]
+    pub fn find_pid_ns_with_guard<'a>(
+        nr: task::Pid,
+        ns: &PidNamespace,
+        _guard: &'a rcu::Guard,
+    ) -> Option<&'a Self> {
+        // SAFETY: `ns` is a valid pid namespace by the type invariants of `PidNamespace`, and the
+        // RCU read lock is held, as `find_pid_ns()` requires, by the invariants of `rcu::Guard`.
+        let ptr = unsafe { bindings::find_pid_ns(nr, ns.as_ptr()) };
         if ptr.is_null() {
             return None;
         }
-        // SAFETY: A pid attached to a pid namespace holds a reference from that namespace, which
-        // is dropped only after an RCU grace period, so it stays valid while `rcu_guard` is
-        // alive, which `'a` ensures.
+        // SAFETY: `find_pid_ns()` returns a pid that is attached to the namespace. Its release
+        // (`free_pid()`, which drops the attachment's reference) is deferred by an RCU grace
+        // period, and freeing it by `put_pid()` needs that reference gone, so it stays valid
+        // while `_guard` is alive, which `'a` ensures.
         Some(unsafe { Self::from_ptr(ptr) })
     }
 
@@ -117,34 +132,38 @@ impl Pid {
     ///
     /// For [`PidType::Tgid`] this is the thread group leader, also after it exited while other
     /// threads of the process still run. The task is only borrowed for the RCU read-side
-    /// critical section `rcu_guard` stands for, which keeps it from being freed.
+    /// critical section `_guard` stands for, which keeps it from being freed.
     ///
     /// # Examples
     ///
     /// ```
     /// use kernel::{
-    ///     pid::{Pid, PidType},
-    ///     sync::rcu,
+    ///     pid::{
+    ///         Pid,
+    ///         PidType, //
+    ///     },
+    ///     sync::rcu, //
     /// };
     ///
     /// fn is_alive(pid: &Pid) -> bool {
     ///     pid.pid_task_with_guard(PidType::Tgid, &rcu::read_lock()).is_some()
     /// }
     ///
-    /// let guard = rcu::read_lock();
     /// let me = current!();
-    /// let pid = Pid::find_vpid_with_guard(me.pid(), &guard).unwrap();
+    /// let ns = me.active_pid_ns().ok_or(ESRCH)?;
+    /// let guard = rcu::read_lock();
+    /// let pid = Pid::find_pid_ns_with_guard(me.pid(), ns, &guard).ok_or(ESRCH)?;
     /// assert!(is_alive(pid));
     /// assert!(pid.pid_task_with_guard(PidType::Pid, &guard).is_some_and(|t| t == &**me));
+    /// # Ok::<(), Error>(())
     /// ```
     #[inline]
     #[doc(alias = "pid_task")]
     pub fn pid_task_with_guard<'a>(
         &'a self,
         pid_type: PidType,
-        rcu_guard: &'a rcu::Guard,
+        _guard: &'a rcu::Guard,
     ) -> Option<&'a Task> {
-        let _ = rcu_guard;
         // SAFETY: `self.as_ptr()` is a valid `struct pid` by the type invariants, and the RCU read
         // lock is held, as `pid_task()` requires, by the invariants of `rcu::Guard`.
         let task = unsafe { bindings::pid_task(self.as_ptr(), pid_type.as_raw()) };
@@ -152,7 +171,7 @@ impl Pid {
             return None;
         }
         // SAFETY: `pid_task()` returned a task attached to this pid. Tasks are freed only after
-        // an RCU grace period, so it stays valid while `rcu_guard` is alive, which `'a` ensures.
+        // an RCU grace period, so it stays valid while `_guard` is alive, which `'a` ensures.
         // `Task` is `repr(transparent)` over `task_struct`.
         Some(unsafe { &*task.cast::<Task>() })
     }
@@ -185,41 +204,48 @@ unsafe impl Sync for Pid {}
 #[macros::kunit_tests(rust_kernel_pid)]
 mod tests {
     use super::*;
-    use crate::sync::aref::ARef;
+    use crate::{
+        prelude::*,
+        sync::aref::ARef, //
+    };
 
     #[test]
-    fn find_vpid_finds_own_thread_group() {
+    fn finds_own_thread_group() -> Result {
         let me = crate::current!();
+        let ns = me.active_pid_ns().ok_or(ESRCH)?;
         let guard = rcu::read_lock();
-        let pid = Pid::find_vpid_with_guard(me.tgid_nr_ns(None), &guard);
-        assert!(pid.is_some());
-        let pid = pid.unwrap();
+        let pid = Pid::find_pid_ns_with_guard(me.tgid_nr_ns(None), ns, &guard).ok_or(ESRCH)?;
         let leader = pid.pid_task_with_guard(PidType::Tgid, &guard);
         assert!(leader.is_some_and(|leader| leader == me.group_leader()));
         let thread = pid.pid_task_with_guard(PidType::Pid, &guard);
         assert!(thread.is_some_and(|thread| thread == me.group_leader()));
+        Ok(())
     }
 
     #[test]
-    fn find_vpid_of_unused_numbers() {
+    fn unused_numbers_name_nothing() -> Result {
+        let ns = crate::current!().active_pid_ns().ok_or(ESRCH)?;
         let guard = rcu::read_lock();
-        assert!(Pid::find_vpid_with_guard(0, &guard).is_none());
-        assert!(Pid::find_vpid_with_guard(-1, &guard).is_none());
+        assert!(Pid::find_pid_ns_with_guard(0, ns, &guard).is_none());
+        assert!(Pid::find_pid_ns_with_guard(-1, ns, &guard).is_none());
+        Ok(())
     }
 
     #[test]
-    fn reference_outlives_the_rcu_guard() {
+    fn reference_outlives_the_rcu_guard() -> Result {
         let me = crate::current!();
+        let ns = me.active_pid_ns().ok_or(ESRCH)?;
         let pid: ARef<Pid> = {
             let guard = rcu::read_lock();
-            let pid = Pid::find_vpid_with_guard(me.pid(), &guard);
-            assert!(pid.is_some());
-            pid.unwrap().into()
+            Pid::find_pid_ns_with_guard(me.pid(), ns, &guard)
+                .ok_or(ESRCH)?
+                .into()
         };
         let extra = pid.clone();
         drop(pid);
         let guard = rcu::read_lock();
         let task = extra.pid_task_with_guard(PidType::Pid, &guard);
         assert!(task.is_some_and(|task| task == &**me));
+        Ok(())
     }
 }

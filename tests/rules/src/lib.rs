@@ -4,6 +4,19 @@
 //! the very file the kernel compiles) against the C implementation they replace,
 //! `clone_autokill_flags_check()` of the kernel tree's `kernel/fork.c`, compiled by `build.rs`.
 
+/// The clone flags of `include/uapi/linux/sched.h`, which the kernel takes from its bindings.
+/// Written out here: the comparison with the C function, compiled with the tree's UAPI headers,
+/// fails for any value that differs.
+#[cfg(test)]
+mod flags {
+    pub(crate) const CLONE_THREAD: u64 = 0x0001_0000;
+    pub(crate) const CLONE_PARENT: u64 = 0x0000_8000;
+    pub(crate) const CLONE_PIDFD: u64 = 0x0000_1000;
+    pub(crate) const CLONE_AUTOREAP: u64 = 1 << 34;
+    pub(crate) const CLONE_NNP: u64 = 1 << 35;
+    pub(crate) const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+}
+
 #[cfg(test)]
 #[path = "../../../rust-module/kernel/clone_autokill/rules.rs"]
 mod rules;
@@ -94,18 +107,21 @@ mod oracle {
 
 #[cfg(test)]
 mod tests {
-    use super::rules::{self, Refusal};
+    use super::{
+        flags,
+        rules::{self, Refusal},
+    };
     use std::cell::Cell;
 
     /// The flags the rules read.
     #[cfg(c_oracle = "built")]
     const RELEVANT: [u64; 6] = [
-        rules::CLONE_AUTOREAP,
-        rules::CLONE_NNP,
-        rules::CLONE_PIDFD_AUTOKILL,
-        rules::CLONE_PIDFD,
-        rules::CLONE_THREAD,
-        rules::CLONE_PARENT,
+        flags::CLONE_AUTOREAP,
+        flags::CLONE_NNP,
+        flags::CLONE_PIDFD_AUTOKILL,
+        flags::CLONE_PIDFD,
+        flags::CLONE_THREAD,
+        flags::CLONE_PARENT,
     ];
     /// Exit signals: none, SIGCHLD, another one.
     #[cfg(c_oracle = "built")]
@@ -218,7 +234,7 @@ mod tests {
 
     #[test]
     fn mainline_examples() {
-        use rules::*;
+        use flags::*;
         let autokill = CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL;
         // Unprivileged with NNP: allowed, the capability not consulted.
         assert_eq!(rust(autokill | CLONE_NNP, 0, false, false), (0, 0, 0));
