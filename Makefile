@@ -7,7 +7,7 @@ CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-aut
 export AUTOKILL_CACHE := $(CACHE)
 export KSRC KVER
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants kcsan clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
@@ -26,8 +26,10 @@ help:
 	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
 	@echo "  make kunit      the series' KUnit tests with the tree's kunit.py (kernel/clone_autokill/.kunitconfig)"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
-	@echo "  make patches    export the series as git format-patch files, with a cover letter"
+	@echo "  make patches    the series as RFC git format-patch files on vanilla Linux, cover letter, To/Cc from"
+	@echo "                  get_maintainer.pl; git am onto each kernel tree in the cache; checkpatch.pl --strict"
 	@echo "  make series-build  build the kernel at every commit of the series, in order"
+	@echo "  make kcsan      the Rust and C kernels with KCSAN, under a data race load: no report in our code"
 	@echo "  make mutants    plant each wrong change of tests/mutants/ in the Rust code: all must be caught"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
@@ -88,6 +90,9 @@ series-build: source
 
 mutants: source
 	@$(S)/mutants.sh
+
+kcsan: source
+	@$(S)/kcsan.sh
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"

@@ -4,8 +4,11 @@
 # would: the Rust configuration (CLIPPY=1, CONFIG_WERROR), incrementally
 # in a tree and build directory of its own ($KCACHE/work/series-linux,
 # $BUILD/series). Options that a commit does not know yet (the
-# Kconfig entry comes with patch 7) are dropped by olddefconfig.
-# Prints one line per commit and fails if any commit does not build.
+# Kconfig entry comes with a later patch) are dropped by olddefconfig.
+# Then the whole series once more in each of two other configurations:
+# the option off (the C implementation, with CONFIG_RUST=y), and without
+# CONFIG_MULTIUSER (kconfig/nomultiuser.config).
+# Prints one line per build and fails if any of them does not build.
 . "$(dirname "$0")/lib.sh"
 
 SRC=$(source_tree)
@@ -25,10 +28,14 @@ fi
 python3 "$TOP/scripts/series.py" checkout "$SRC" "$repo" >&2
 files=$(git -C "$repo" log --format= --name-only base..HEAD | sort -u)
 
-frags=()
-for f in vm selftests fault kunit rust; do frags+=("$TOP/kconfig/$f.config"); done
+# build_at COMMIT KEY LABEL FRAGMENT...: the tree at COMMIT, configured
+# with tinyconfig and the fragments, built (log: build-series-KEY.log);
+# one line printed.
 failed=0
-for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
+build_at() {
+	local c=$1 key=$2 label=$3 f frags=() log t0
+	shift 3
+	for f in "$@"; do frags+=("$TOP/kconfig/$f.config"); done
 	git -C "$repo" checkout -q "$c"
 	# The tree at this commit: the series' files as the commit has them,
 	# the others pristine (or absent).
@@ -41,18 +48,23 @@ for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
 			rm -f "$tree/$f"
 		fi
 	done
-	subject=$(git -C "$repo" log -1 --format=%s "$c")
-	log=$LOGS/build-series-$(git -C "$repo" rev-list --count base.."$c").log
+	log=$LOGS/build-series-$key.log
 	t0=$(date +%s)
 	if make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" tinyconfig >"$log" 2>&1 &&
 		(cd "$O" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$O" "$O/.config" "${frags[@]}") >>"$log" 2>&1 &&
 		make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$log" 2>&1 &&
 		make -C "$tree" O="$O" "${KMAKE_ARGS[@]}" CC="ccache clang-19" -j"$(nproc)" bzImage >>"$log" 2>&1; then
-		printf 'ok     %4ss  %s\n' $(($(date +%s) - t0)) "$subject"
+		printf 'ok     %4ss  %s\n' $(($(date +%s) - t0)) "$label"
 	else
-		printf 'FAILED %4ss  %s (log: %s)\n' $(($(date +%s) - t0)) "$subject" "$log"
+		printf 'FAILED %4ss  %s (log: %s)\n' $(($(date +%s) - t0)) "$label" "$log"
 		tail -20 "$log" >&2
 		failed=1
 	fi
+}
+for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
+	n=$(git -C "$repo" rev-list --count base.."$c")
+	build_at "$c" "$n" "$n $(git -C "$repo" log -1 --format=%s "$c")" vm selftests fault kunit rust
 done
+build_at HEAD off "all, the option off" vm selftests fault kunit rust c
+build_at HEAD nomultiuser "all, CONFIG_MULTIUSER=n" vm selftests fault kunit rust nomultiuser
 exit "$failed"

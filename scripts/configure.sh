@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 build_lock
 
-variant=${1:?usage: configure.sh rust|c|debug}
+variant=${1:?usage: configure.sh VARIANT}
 fragments=$(variant_fragments "$variant") || die "unknown variant '$variant' (${VARIANTS[*]})"
 read -ra frags <<<"$fragments"
 O=$BUILD/$variant
@@ -21,14 +21,15 @@ fi
 # Kbuild rebuilds only what depends on the option (kernel/fork.c and the
 # few users of <linux/pidfs.h>; the Rust function's prototype is in
 # kernel/clone_autokill.h, which nothing else includes).
-if [ "$variant" = c ] && [ ! -e "$O" ] && [ -f "$BUILD/rust/vmlinux" ]; then
-	log "the c build directory starts as a copy of the built rust one"
-	cp -a "$BUILD/rust" "$O"
+from=$(variant_copy_of "$variant") || from=
+if [ -n "$from" ] && [ ! -e "$O" ] && [ -f "$BUILD/$from/vmlinux" ]; then
+	log "the $variant build directory starts as a copy of the built $from one"
+	cp -a "$BUILD/$from" "$O"
 	# The build records some absolute paths (objtool's own build, the
 	# rustc commands): point them at the copy, or the changed commands
 	# rebuild objtool, and with it every object objtool checks.
-	old=${BUILD//./\\.}/rust
-	grep -rlIZ --fixed-strings "$BUILD/rust" "$O" |
+	old=${BUILD//./\\.}/$from
+	grep -rlIZ --fixed-strings "$BUILD/$from" "$O" |
 		xargs -0r sed -i "s#$old\([/ ]\|\$\)#$O\1#g"
 fi
 mkdir -p "$O" "$LOGS"

@@ -17,6 +17,9 @@ NAME.log (next to the index) is the output. FORMAT says how to read it:
     libtest    the output of cargo test binaries
     exit       one check: passed iff the exit status is 0
     dmesg      a kernel log that must not contain a warning or splat
+    kcsan      a kernel log of a KCSAN kernel: no KCSAN report may name the
+               series' code, and no other splat may be there; reports in
+               other code are listed, one skipped case each
     notrun     a program not run on this kernel: skipped, the log says why,
                and left out of the comparison with the C kernel
     kallsyms   the autokill symbols of /proc/kallsyms: which implementation
@@ -55,11 +58,24 @@ KUNIT_SUITES = {
               'rust_kernel_task', 'rust_kernel_capability',
               'rust_doctests_kernel'),
 }
+KUNIT_SUITES['kcsan'] = KUNIT_SUITES['rust']
+KUNIT_SUITES['kcsan-c'] = KUNIT_SUITES['c']
+
+# The kernels built with the C implementation (the option off).
+C_KERNELS = ('c', 'kcsan-c')
+
+# What names the series' code in a KCSAN report: the exported Rust entry
+# points, the C helpers the Rust code calls, and the Rust symbols of the
+# series' crates and abstractions (mangled: `..clone_autokill..`).
+OURS = re.compile(r'clone_autokill|pidfs_autokill|rust_helper_|'
+                  r'kernel[0-9]+pid[0-9]|kernel[0-9]+task[0-9]|'
+                  r'kernel[0-9]+capability[0-9]')
+KCSAN_REPORT = re.compile(r'BUG: KCSAN: (\S+) in (.*)')
 
 # The global functions only the Rust implementation has: the two entry
 # points the C shims call. (The C kernel has a static, local `t`,
 # clone_autokill_flags_check() of its own.)
-RUST_SYMBOLS = ('clone_autokill_flags_check', 'pidfs_autokill_release')
+RUST_SYMBOLS = ('clone_autokill_flags_check', 'pidfs_autokill')
 
 # Upstream selftests that print their results without a plan:
 # pidfd_poll_test never calls ksft_set_plan() (hence its "# Planned tests
@@ -443,8 +459,50 @@ def dmesg_suite(suite: Suite, text: str) -> None:
         suite.cases.append(Case('no warnings', PASS))
 
 
+def kcsan_suite(suite: Suite, text: str) -> None:
+    """The KCSAN reports of a kernel log: each report runs from its `BUG:
+    KCSAN:` line to the next line of `=` signs."""
+    ours: List[str] = []
+    others: Dict[str, int] = {}
+    other_splats: List[str] = []
+    report: List[str] = []
+    for line in text.splitlines():
+        m = KCSAN_REPORT.search(line)
+        if m:
+            report = [line]
+            continue
+        if report:
+            if line.startswith('=' * 10):
+                title = KCSAN_REPORT.search(report[0]).group(0)[5:]
+                if any(OURS.search(l) for l in report):
+                    ours.append(title)
+                else:
+                    others[title] = others.get(title, 0) + 1
+                report = []
+            else:
+                report.append(line)
+            continue
+        if SPLATS.search(line):
+            other_splats.append(line)
+    if report:
+        ours.append('(a report cut off at the end of the log)')
+    if ours:
+        suite.fail('no KCSAN report in the series\' code',
+                   f'{len(ours)} reports: ' + ' | '.join(ours[:5]))
+    else:
+        suite.cases.append(Case('no KCSAN report in the series\' code', PASS))
+    if other_splats:
+        suite.fail('no other warnings', f'{len(other_splats)} lines: ' +
+                   ' | '.join(other_splats[:5]))
+    else:
+        suite.cases.append(Case('no other warnings', PASS))
+    for title, n in sorted(others.items()):
+        suite.cases.append(Case(title, SKIP, f'in code outside the series, '
+                                f'{n} report{"s" if n > 1 else ""}'))
+
+
 def kallsyms_suite(suite: Suite, text: str, kernel: str) -> None:
-    want = 'c' if kernel == 'c' else 'rust'
+    want = 'c' if kernel in C_KERNELS else 'rust'
     found = [n for n in RUST_SYMBOLS
              if re.search(r'\sT %s$' % n, text, re.M)]
     have = ('rust' if len(found) == len(RUST_SYMBOLS) else
@@ -523,6 +581,8 @@ def load(d: str, kernel: str) -> List[Suite]:
             libtest_suite(s, text, r.rc)
         elif r.format == 'dmesg':
             dmesg_suite(s, text)
+        elif r.format == 'kcsan':
+            kcsan_suite(s, text)
         elif r.format == 'kallsyms':
             kallsyms_suite(s, text, k)
         elif r.format == 'notrun':
@@ -703,6 +763,8 @@ def report(results: str, variants: List[str], out=sys.stdout) -> int:
                 print(f'{c.verdict.upper()}: {s.name}@{s.kernel}: {c.name}: '
                       f'{c.detail}'.rstrip(': ') +
                       (f'  [{s.log}]' if s.log else ''), file=out)
+            elif c.verdict == SKIP and s.name == 'kcsan':
+                print(f'kcsan: {s.kernel}: {c.name} ({c.detail})', file=out)
             elif c.verdict == SKIP and s.notrun:
                 print(f'skip: {s.name}@{s.kernel}: not run: {c.detail}',
                       file=out)

@@ -422,9 +422,33 @@ class ResultsDir(WithParser):
         self.assertEqual(rc, 1)
         self.assertIn('no results in', out)
 
+    def test_kcsan(self):
+        log = (
+            'booting\n'
+            '==================================================================\n'
+            'BUG: KCSAN: data-race in copy_process / posixtimer_create_prctl\n'
+            '\n'
+            'write to 0xffff888003e3b0aa of 1 bytes by task 93 on cpu 1:\n'
+            ' posixtimer_create_prctl+0x4a/0x80\n'
+            '\n'
+            'read to 0xffff888003e3b0aa of 1 bytes by task 92 on cpu 0:\n'
+            ' copy_process+0x1c3/0x2a40\n'
+            '==================================================================\n'
+            'BUG: KCSAN: data-race in copy_process / posixtimer_create_prctl\n'
+            ' copy_process+0x1c3/0x2a40\n'
+            '==================================================================\n')
+        s = R.Suite('kcsan', 'kcsan-c')
+        R.kcsan_suite(s, log)
+        self.assertEqual((s.count(R.PASS), s.count(R.FAIL), s.count(R.SKIP)), (2, 0, 1))
+        self.assertIn('2 reports', s.cases[-1].detail)
+        ours = log.replace('copy_process+0x1c3', 'rust_helper_signal_autoreap+0x3')
+        s = R.Suite('kcsan', 'kcsan')
+        R.kcsan_suite(s, ours + 'WARNING: CPU: 0 PID: 1 at fs/pidfs.c:12\n')
+        self.assertEqual((s.count(R.PASS), s.count(R.FAIL), s.count(R.SKIP)), (0, 2, 0))
+
     def test_kallsyms_and_dmesg(self):
         for k, syms in (('rust', 'ffffffff81234560 T clone_autokill_flags_check\n'
-                                 'ffffffff81234570 T pidfs_autokill_release\n'),
+                                 'ffffffff81234570 T pidfs_autokill\n'),
                         ('c', 'ffffffff81060da0 t clone_autokill_flags_check\n')):
             with open(os.path.join(self.d, k + '.log'), 'w') as f:
                 f.write(syms)

@@ -15,15 +15,18 @@
 #   SELFTEST_RERUNS     reruns of a failed selftest case at most (10)
 #   SELFTEST_NOT_RUN    "COLLECTION:PROGRAM ..." not run here, reported as
 #                       skipped (results.py NOT_RUN has the reason)
+#   SELFTEST_ONLY       "COLLECTION:PROGRAM ...": run only these (make kcsan)
 #   SELFTEST_JOBS       selftest programs (and the conformance suite) run
 #                       at once (1; make check: 2, one per vCPU)
 #   AUTOKILL_TESTS      the autokill crate's test binaries
 #   AUTOKILL_BINDIR     autokill-conformance, -fuzz, -stress
-#   FUZZ_SEED, FUZZ_COUNT, STRESS_CYCLES
+#   FUZZ_SEED, FUZZ_COUNT, STRESS_CYCLES, RACE_SECONDS
 #   FAULT_ARGS          more arguments of autokill-fault (--kmemleak)
 #   GUEST_SUITES        what to run: "all" (default) or some of kunit,
 #                       selftests, crate, conformance, fuzz, stress, fault,
-#                       dmesg
+#                       dmesg; and, not in "all", race (autokill-race
+#                       beside the other programs) and kcsan (the kernel
+#                       log read as a KCSAN kernel's instead of dmesg)
 set -u
 
 out=${1:?usage: guest.sh OUTDIR}
@@ -80,6 +83,12 @@ want kunit && run kunit kunit 60 / dmesg --notime
 st=${AUTOKILL_SELFTESTS:-}
 if [ -n "$st" ] && want selftests; then
 	while IFS=: read -r coll prog; do
+		if [ -n "${SELFTEST_ONLY:-}" ]; then
+			case " $SELFTEST_ONLY " in
+			*" $coll:$prog "*) ;;
+			*) continue ;;
+			esac
+		fi
 		case " ${SELFTEST_NOT_RUN:-} " in
 		*" $coll:$prog "*)
 			# Reported as skipped, with the reason, not as passed.
@@ -121,6 +130,16 @@ for t in ${AUTOKILL_TESTS:-}; do
 done
 
 b=${AUTOKILL_BINDIR:-}
+# The unlocked writers of the autoreap bit's storage unit in a loop beside
+# clone3() calls that read it, for the whole of the other programs' runs
+# (the KCSAN kernels), then once on its own with its checks.
+race_pid=
+if [ -n "$b" ] && [[ " ${GUEST_SUITES:-} " == *" race "* ]]; then
+	# In a session of its own, so that its processes end with it.
+	setsid "$b/autokill-race" --writer timer --seconds 100000 \
+		>"$out/race-background.log" 2>&1 &
+	race_pid=$!
+fi
 if [ -n "$b" ]; then
 	want conformance && [ -z "${conformance_done:-}" ] &&
 		AUTOKILL_REQUIRE_SUPPORT=1 run conformance ktap 3600 / "$b/autokill-conformance"
@@ -138,7 +157,14 @@ if [ -n "$b" ]; then
 	want fault && run fault ktap 3600 / "$b/autokill-fault" --log "$out/fault.calls" ${FAULT_ARGS:-}
 fi
 
+if [ -n "$race_pid" ]; then
+	kill -- -"$race_pid" 2>/dev/null
+	wait "$race_pid" 2>/dev/null
+	run race ktap 600 / "$b/autokill-race" --writer timer --seconds "${RACE_SECONDS:-60}"
+fi
+
 # The kernel log at the end: no warning, bug or splat may be in it.
 want dmesg && run dmesg-clean dmesg 60 / dmesg --notime
+[[ " ${GUEST_SUITES:-} " == *" kcsan "* ]] && run kcsan kcsan 60 / dmesg --notime
 
 exit 0
