@@ -76,7 +76,8 @@ mod tests {
 
     /// The `struct pid` of the number `nr` in the current task's pid namespace.
     fn find<'a>(nr: i32, guard: &'a rcu::Guard) -> Result<&'a Pid> {
-        let ns = current!().active_pid_ns().ok_or(ESRCH)?;
+        let me = current!();
+        let ns = me.active_pid_ns().ok_or(ESRCH)?;
         Pid::find_pid_ns_with_guard(nr, ns, guard).ok_or(ESRCH)
     }
 

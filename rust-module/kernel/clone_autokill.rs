@@ -12,10 +12,10 @@ use kernel::{
     prelude::*, //
 };
 
-/// The clone flags the rules test, from
+/// The values the rules use: the clone flags, from
 /// [`include/uapi/linux/sched.h`](srctree/include/uapi/linux/sched.h), as the `u64` of
-/// `struct kernel_clone_args`.
-mod flags {
+/// `struct kernel_clone_args`, and the error numbers.
+mod uapi {
     use kernel::bindings;
 
     /// Create the child in the same thread group as the caller.
@@ -30,22 +30,16 @@ mod flags {
     pub(crate) const CLONE_NNP: u64 = bindings::CLONE_NNP;
     /// Kill the child when the last reference to its clone pidfd goes away.
     pub(crate) const CLONE_PIDFD_AUTOKILL: u64 = bindings::CLONE_PIDFD_AUTOKILL;
+    /// Invalid argument.
+    pub(crate) const EINVAL: i32 = bindings::EINVAL as i32;
+    /// Operation not permitted.
+    pub(crate) const EPERM: i32 = bindings::EPERM as i32;
 }
 
 #[path = "clone_autokill/rules.rs"]
 mod rules;
 
 use rules::Refusal;
-
-impl From<Refusal> for Error {
-    #[inline]
-    fn from(refusal: Refusal) -> Error {
-        match refusal {
-            Refusal::Invalid => EINVAL,
-            Refusal::NotPermitted => EPERM,
-        }
-    }
-}
 
 /// Checks the `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL` rules for a `clone3()` by
 /// the current task; returns 0, `-EINVAL` or `-EPERM`.
@@ -73,7 +67,7 @@ pub unsafe extern "C" fn clone_autokill_flags_check(clone_flags: u64, exit_signa
     );
     match result {
         Ok(()) => 0,
-        Err(refusal) => Error::from(refusal).to_errno(),
+        Err(refusal) => refusal as c_int,
     }
 }
 
@@ -82,7 +76,14 @@ pub unsafe extern "C" fn clone_autokill_flags_check(clone_flags: u64, exit_signa
 mod tests {
     use super::*;
     use core::cell::Cell;
-    use flags::*;
+    use uapi::{
+        CLONE_AUTOREAP,
+        CLONE_NNP,
+        CLONE_PARENT,
+        CLONE_PIDFD,
+        CLONE_PIDFD_AUTOKILL,
+        CLONE_THREAD, //
+    };
     use kernel::bindings;
     use rules::check;
 

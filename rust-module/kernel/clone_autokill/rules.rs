@@ -3,25 +3,29 @@
 //! The `clone3()` rules for `CLONE_AUTOREAP`, `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`.
 //!
 //! This is pure decision logic: the state of the caller that a rule needs is passed in as a
-//! closure, and the flag values come from the parent module's `flags`, so that the rules can be
-//! tested on their own.
+//! closure, and the flag and error values come from the parent module's `uapi`, so that the rules
+//! can be tested on their own.
 
-use super::flags::{
+use super::uapi::{
     CLONE_AUTOREAP,
     CLONE_NNP,
     CLONE_PARENT,
     CLONE_PIDFD,
     CLONE_PIDFD_AUTOKILL,
-    CLONE_THREAD, //
+    CLONE_THREAD,
+    EINVAL,
+    EPERM, //
 };
 
-/// Why `clone3()` refuses a flag combination.
+/// Why `clone3()` refuses a flag combination, as the negative error number `copy_process()`
+/// returns: a refusal becomes the C return value by a cast.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
 pub(crate) enum Refusal {
-    /// The combination is invalid: `EINVAL`.
-    Invalid,
-    /// The caller may not arm autokill without `CLONE_NNP`: `EPERM`.
-    NotPermitted,
+    /// The combination is invalid.
+    Invalid = -EINVAL,
+    /// The caller may not arm autokill without `CLONE_NNP`.
+    NotPermitted = -EPERM,
 }
 
 /// Checks `flags` and `exit_signal` of a `clone3()` call against the rules for `CLONE_AUTOREAP`,
@@ -48,9 +52,33 @@ pub(crate) fn check(
     if has(CLONE_AUTOREAP) && (has(CLONE_THREAD) || has(CLONE_PARENT) || exit_signal != 0) {
         return Err(Refusal::Invalid);
     }
-    if has(CLONE_PARENT) && caller_autoreap() {
+    // The two rules that ask about the caller are out of line and reached by tail calls, so that
+    // the other paths keep nothing across a call.
+    if has(CLONE_PARENT) {
+        return check_parent(flags, caller_autoreap, capable);
+    }
+    check_nnp_autokill(flags, capable)
+}
+
+/// The rules from the second on, for a `clone3()` with `CLONE_PARENT`.
+#[cold]
+#[inline(never)]
+fn check_parent(
+    flags: u64,
+    caller_autoreap: impl FnOnce() -> bool,
+    capable: impl FnOnce() -> bool,
+) -> Result<(), Refusal> {
+    if caller_autoreap() {
         return Err(Refusal::Invalid);
     }
+    check_nnp_autokill(flags, capable)
+}
+
+/// The rules for `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`, the last two.
+#[inline(always)]
+fn check_nnp_autokill(flags: u64, capable: impl FnOnce() -> bool) -> Result<(), Refusal> {
+    let has = |flag: u64| flags & flag != 0;
+
     if has(CLONE_NNP) && has(CLONE_THREAD) {
         return Err(Refusal::Invalid);
     }
@@ -60,9 +88,20 @@ pub(crate) fn check(
         }
         // Without `CLONE_NNP` the child could gain privileges after it was spawned, and the
         // caller could then kill a privileged program at a moment of its choosing.
-        if !has(CLONE_NNP) && !capable() {
-            return Err(Refusal::NotPermitted);
+        if !has(CLONE_NNP) {
+            return check_capable(capable);
         }
+    }
+    Ok(())
+}
+
+/// The last rule: autokill without `CLONE_NNP` needs the capability. Out of line, as a tail call,
+/// like [`check_parent`].
+#[cold]
+#[inline(never)]
+fn check_capable(capable: impl FnOnce() -> bool) -> Result<(), Refusal> {
+    if !capable() {
+        return Err(Refusal::NotPermitted);
     }
     Ok(())
 }

@@ -54,7 +54,6 @@ impl CurrentTask {
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    #[doc(alias = "ns_capable")]
     pub fn ns_capable(&self, cap: Capability) -> bool {
         // SAFETY: `current_user_ns()` reads the namespace of `current->cred`, which holds a
         // reference to it. Only the current task replaces its own credentials and drops the old

@@ -224,7 +224,8 @@ mod tests {
 
     #[test]
     fn unused_numbers_name_nothing() -> Result {
-        let ns = crate::current!().active_pid_ns().ok_or(ESRCH)?;
+        let me = crate::current!();
+        let ns = me.active_pid_ns().ok_or(ESRCH)?;
         let guard = rcu::read_lock();
         assert!(Pid::find_pid_ns_with_guard(0, ns, &guard).is_none());
         assert!(Pid::find_pid_ns_with_guard(-1, ns, &guard).is_none());

@@ -4,17 +4,19 @@
 //! the very file the kernel compiles) against the C implementation they replace,
 //! `clone_autokill_flags_check()` of the kernel tree's `kernel/fork.c`, compiled by `build.rs`.
 
-/// The clone flags of `include/uapi/linux/sched.h`, which the kernel takes from its bindings.
-/// Written out here: the comparison with the C function, compiled with the tree's UAPI headers,
-/// fails for any value that differs.
+/// The clone flags of `include/uapi/linux/sched.h` and the error numbers, which the kernel takes
+/// from its bindings. Written out here: the comparison with the C function, compiled with the
+/// tree's UAPI headers, fails for any value that differs.
 #[cfg(test)]
-mod flags {
+mod uapi {
     pub(crate) const CLONE_THREAD: u64 = 0x0001_0000;
     pub(crate) const CLONE_PARENT: u64 = 0x0000_8000;
     pub(crate) const CLONE_PIDFD: u64 = 0x0000_1000;
     pub(crate) const CLONE_AUTOREAP: u64 = 1 << 34;
     pub(crate) const CLONE_NNP: u64 = 1 << 35;
     pub(crate) const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+    pub(crate) const EINVAL: i32 = 22;
+    pub(crate) const EPERM: i32 = 1;
 }
 
 #[cfg(test)]
@@ -107,21 +109,18 @@ mod oracle {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        flags,
-        rules::{self, Refusal},
-    };
+    use super::{rules, uapi};
     use std::cell::Cell;
 
     /// The flags the rules read.
     #[cfg(c_oracle = "built")]
     const RELEVANT: [u64; 6] = [
-        flags::CLONE_AUTOREAP,
-        flags::CLONE_NNP,
-        flags::CLONE_PIDFD_AUTOKILL,
-        flags::CLONE_PIDFD,
-        flags::CLONE_THREAD,
-        flags::CLONE_PARENT,
+        uapi::CLONE_AUTOREAP,
+        uapi::CLONE_NNP,
+        uapi::CLONE_PIDFD_AUTOKILL,
+        uapi::CLONE_PIDFD,
+        uapi::CLONE_THREAD,
+        uapi::CLONE_PARENT,
     ];
     /// Exit signals: none, SIGCHLD, another one.
     #[cfg(c_oracle = "built")]
@@ -168,10 +167,10 @@ mod tests {
                 capable
             },
         );
+        // As the kernel's `clone_autokill_flags_check()` returns it.
         let errno = match result {
             Ok(()) => 0,
-            Err(Refusal::Invalid) => -22,
-            Err(Refusal::NotPermitted) => -1,
+            Err(refusal) => refusal as i32,
         };
         (errno, asked_autoreap.get(), asked_capable.get())
     }
@@ -234,7 +233,7 @@ mod tests {
 
     #[test]
     fn mainline_examples() {
-        use flags::*;
+        use uapi::*;
         let autokill = CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL;
         // Unprivileged with NNP: allowed, the capability not consulted.
         assert_eq!(rust(autokill | CLONE_NNP, 0, false, false), (0, 0, 0));
