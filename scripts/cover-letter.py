@@ -5,9 +5,10 @@
   cover-letter.py TEMPLATE COVER CACHE
 
 TEMPLATE (c-glue/cover-letter.txt) is the subject line, a blank line and
-the body, with three placeholders filled from the project's last runs in
-CACHE: @STATIC@ and @BENCH@ from the newest `make bench` (bench/*/), and
-@TESTS@ from the last `make test` (last-test-report.txt). A run that is missing says
+the body, with four placeholders filled from the project's last runs in
+CACHE: @STATIC@ and @BENCH@ from the newest `make bench` (bench/*/),
+@TESTS@ from the last `make test` (last-test-report.txt) and @KCSAN@ from
+the last `make kcsan` (last-kcsan-report.txt). A run that is missing says
 so in the letter instead of a number.
 """
 
@@ -39,6 +40,27 @@ def table(report):
     return indent("\n".join(lines[start:]))
 
 
+def kcsan(report):
+    """What the last `make kcsan` found: its KCSAN reports, and its last
+    line."""
+    if not os.path.exists(report):
+        return "(KCSAN: no run recorded yet; `make kcsan` makes one.)"
+    lines = open(report).read().splitlines()
+    found = [l.split(": ", 2)[2] for l in lines if l.startswith("kcsan: ")]
+    fails = [l for l in lines if l.startswith("FAIL")]
+    text = ("Under KCSAN (a kernel with the option on and one with it off, "
+            "the conformance, fuzz and stress programs and "
+            "pidfd_autoreap_test running beside a loop of "
+            "prctl(PR_TIMER_CREATE_RESTORE_IDS)), ")
+    text += (f"{len(fails)} checks failed. " if fails else
+             "no report named the series' code. ")
+    if found:
+        text += "Reports in other code:\n\n" + indent("\n".join(found))
+    else:
+        text += "No report was made in other code either."
+    return text + "\n\n" + indent(lines[-1] if lines else "")
+
+
 def main(template, cover, cache):
     subject, body = open(template).read().split("\n\n", 1)
     bench = newest(os.path.join(cache, "bench", "*", "summary.txt"))
@@ -46,6 +68,7 @@ def main(template, cover, cache):
     report = os.path.join(cache, "last-test-report.txt")
     body = (body.replace("@STATIC@", section(static, "static comparison", "make bench"))
             .replace("@BENCH@", section(bench, "benchmark", "make bench"))
+            .replace("@KCSAN@", kcsan(os.path.join(cache, "last-kcsan-report.txt")))
             .replace("@TESTS@", table(report) if os.path.exists(report) else
                      section(None, "test results", "make test")))
     text = open(cover).read()

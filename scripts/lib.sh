@@ -14,18 +14,32 @@ VNG_VERSION=1.42
 # The kernel tree: Debian's linux-source-$KVER (KVER=7.3 by default; 7.1 is
 # the first with CLONE_PIDFD_AUTOKILL), unpacked once into $PRISTINE, or
 # the user's own tree (KSRC=/path/to/linux, never modified).
-KVER=${KVER:-7.3}
+# The Debian kernels the series is kept applicable to (make patches checks
+# git am on each); the first is the default.
+KVERS=(7.3 7.2)
+KVER=${KVER:-${KVERS[0]}}
 [[ $KVER =~ ^([0-9]+)\.([0-9]+)$ ]] && { [ "${BASH_REMATCH[1]}" -gt 7 ] ||
 	{ [ "${BASH_REMATCH[1]}" -eq 7 ] && [ "${BASH_REMATCH[2]}" -ge 1 ]; }; } ||
 	{ printf 'error: KVER=%s: the series needs Linux 7.1 or later, as MAJOR.MINOR (e.g. KVER=7.2)\n' "$KVER" >&2; exit 1; }
 PRISTINE=$CACHE/src/linux-$KVER
+# The same upstream release without Debian's changes: the orig tarball of
+# Debian's source package linux (upstream less a few non-free files),
+# unpacked into $VANILLA by `fetch-source.sh --vanilla`. `make patches`
+# exports the series against it, so that the index lines of the patches
+# name upstream blobs. With KSRC there is none: the user's tree is the
+# base.
+VANILLA=$CACHE/src/linux-$KVER-vanilla
+[ -z "${KSRC:-}" ] || VANILLA=
+# The version of the series `make patches` exports (RFC): 1 is the first
+# posting (no "v1" in the subjects), 2 gives [RFC PATCH v2 n/m], ...
+SERIES_VERSION=1
 if [ -n "${KSRC:-}" ] && [ -d "$KSRC" ]; then
 	KSRC=$(cd "$KSRC" && pwd)
 fi
 # KCACHE: what is made from that tree, one place per tree: the working
 # copy ($WORK), the build directories ($BUILD/VARIANT), the logs, and
-# selftests/, results/, bench/, export/, patches/, mutants/ and
-# last-test-report.txt. For the default 7.3 that is the cache itself (so
+# selftests/, results/, bench/, export/, export-am/, patches/, mutants/
+# and last-test-report.txt. For the default 7.3 that is the cache itself (so
 # $CACHE/work/linux, $CACHE/build/rust, ...); for another Debian version
 # $CACHE/kver/$KVER; for a KSRC tree $CACHE/ksrc/NAME-HASH (its directory
 # name and a hash of its path). The toolchain, the pristine sources, the
@@ -56,17 +70,34 @@ KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy
 	RUSTFMT=/usr/bin/rustfmt RUSTDOC=/usr/bin/rustdoc
 	BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
 
-# The kernel variants, in the order they are built and tested, and the
+# The kernel variants `make test` builds and tests, in that order, and the
 # config fragments of each (kconfig/NAME.config, merged in this order onto
-# tinyconfig).
+# tinyconfig). `make kcsan` builds kcsan and kcsan-c, the same two with
+# KCSAN. A variant whose fragments are another's plus `c` (the option
+# off) starts its first build from a copy of that one (variant_copy_of).
 VARIANTS=(rust c debug)
 variant_fragments() {
 	case "$1" in
 	rust) echo vm selftests fault kunit rust ;;
 	c) echo vm selftests fault kunit rust c ;;
 	debug) echo vm selftests fault kunit rust debug ;;
+	kcsan) echo vm selftests fault kunit rust kcsan ;;
+	kcsan-c) echo vm selftests fault kunit rust kcsan c ;;
 	*) return 1 ;;
 	esac
+}
+# variant_copy_of VARIANT: the variant whose built tree VARIANT's first
+# build starts from, if any.
+variant_copy_of() {
+	case "$1" in
+	c) echo rust ;;
+	kcsan-c) echo kcsan ;;
+	*) return 1 ;;
+	esac
+}
+# variant_is_c VARIANT: whether VARIANT builds the C implementation.
+variant_is_c() {
+	[[ " $(variant_fragments "$1") " == *" c "* ]]
 }
 
 # The steps, in order: setup, source and apply (prepare_tree), configure

@@ -6,6 +6,8 @@
                               pristine content in SRC, the files the series
                               touches (commit "base"), then one commit per
                               line of c-glue/series
+  series.py base SRC DIR      the same repository with the commit "base"
+                              only (to `git am` the exported patches onto)
   series.py save DIR          write the commits after "base" back:
                               messages to c-glue/msg/, changes to existing
                               files as c-glue/*.diff, added files whole (see
@@ -81,7 +83,7 @@ def touched():
     return sorted(files)
 
 
-def checkout(src, repo):
+def base(src, repo):
     # The commits need an identity; the caller's, or a neutral one.
     for var, val in (("GIT_AUTHOR_NAME", "pidfd-autokill"), ("GIT_COMMITTER_NAME", "pidfd-autokill"),
                      ("GIT_AUTHOR_EMAIL", "pidfd-autokill@localhost"),
@@ -99,6 +101,10 @@ def checkout(src, repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
     git(repo, "tag", "-f", "base")
+
+
+def checkout(src, repo):
+    base(src, repo)
     for msg, items in read_series():
         for item in items:
             if item.endswith(".diff"):
@@ -161,6 +167,8 @@ def save(repo):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "checkout":
         checkout(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "base":
+        base(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "save":
         save(sys.argv[2])
     else:
