@@ -55,13 +55,13 @@ impl CurrentTask {
     /// ```
     #[inline]
     pub fn ns_capable(&self, cap: Capability) -> bool {
-        // SAFETY: `current_user_ns()` reads the namespace of `current->cred`, which holds a
-        // reference to it. Only the current task replaces its own credentials and drops the old
-        // ones (`commit_creds()`, `override_creds()`, `revert_creds()`), and it does neither while
-        // this function runs, in the task or in an interrupt that suspended it, so the namespace
-        // stays valid for the duration of the call; no reference to it escapes. `cap` is a valid
-        // capability number.
-        unsafe { bindings::ns_capable(bindings::current_user_ns(), cap.as_raw()) }
+        // SAFETY: Always safe to call: it reads the namespace of `current->cred`.
+        let ns = unsafe { bindings::current_user_ns() };
+        // Only the current task replaces its own credentials and drops the old ones, with their
+        // reference to the namespace (`commit_creds()`, `override_creds()`, `revert_creds()`). It
+        // does neither while this function runs, in the task or in an interrupt that suspended it.
+        // SAFETY: So `ns` is valid for the call, and no reference to it escapes. `cap` is valid.
+        unsafe { bindings::ns_capable(ns, cap.as_raw()) }
     }
 }
 

@@ -121,10 +121,9 @@ impl Pid {
         if ptr.is_null() {
             return None;
         }
-        // SAFETY: `find_pid_ns()` returns a pid that is attached to the namespace. Its release
-        // (`free_pid()`, which drops the attachment's reference) is deferred by an RCU grace
-        // period, and freeing it by `put_pid()` needs that reference gone, so it stays valid
-        // while `_guard` is alive, which `'a` ensures.
+        // The pid is attached to `ns`, and `free_pid()` drops the attachment's reference only
+        // after an RCU grace period (`delayed_put_pid()`).
+        // SAFETY: So the pid stays valid while `_guard` is alive, which `'a` ensures.
         Some(unsafe { Self::from_ptr(ptr) })
     }
 
