@@ -7,7 +7,7 @@
 # Kconfig entry comes with a later patch) are dropped by olddefconfig.
 # Then the whole series once more in each of two other configurations:
 # the option off (the C implementation, with CONFIG_RUST=y), and without
-# CONFIG_MULTIUSER (kconfig/nomultiuser.config).
+# CONFIG_MULTIUSER and CONFIG_BUG (kconfig/minimal.config).
 # Prints one line per build and fails if any of them does not build.
 . "$(dirname "$0")/lib.sh"
 
@@ -66,5 +66,5 @@ for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
 	build_at "$c" "$n" "$n $(git -C "$repo" log -1 --format=%s "$c")" vm selftests fault kunit rust
 done
 build_at HEAD off "all, the option off" vm selftests fault kunit rust c
-build_at HEAD nomultiuser "all, CONFIG_MULTIUSER=n" vm selftests fault kunit rust nomultiuser
+build_at HEAD minimal "all, CONFIG_MULTIUSER=n, CONFIG_BUG=n" vm selftests fault kunit rust minimal
 exit "$failed"

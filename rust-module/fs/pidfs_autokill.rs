@@ -39,13 +39,14 @@ use kernel::{
 ///
 /// # Safety
 ///
-/// `pid` must point at a valid `struct pid` that stays valid for the duration of the call.
+/// `pid` must point at a `struct pid` on which the caller holds a reference for the duration of the
+/// call.
 // Required to be unsafe due to the `#[export]` annotation.
 #[export]
 pub unsafe extern "C" fn pidfs_autokill(pid: *mut bindings::pid) {
-    // SAFETY: The caller guarantees that `pid` is valid for the duration of the call, which the
-    // reference does not outlive: the inode of the pidfd holds a reference to it until the inode
-    // is evicted, after the release of its last file.
+    // SAFETY: The caller holds a reference to `pid` for the duration of the call, which the borrow
+    // does not outlive: `pidfs_file_release()` passes the inode's, dropped when the inode is
+    // evicted, after the release of its last file.
     let pid = unsafe { Pid::from_ptr(pid) };
     let guard = rcu::read_lock();
     let Some(task) = thread_group(pid, &guard) else {

@@ -35,7 +35,8 @@ impl CurrentTask {
     /// credentials: `ns_capable(current_user_ns(), cap)` in C.
     ///
     /// Like the C function, a successful check marks the task as having used superuser privileges
-    /// (`PF_SUPERPRIV`) and may be audited, so ask only when the answer decides the outcome.
+    /// (`PF_SUPERPRIV`) and may be audited, so ask only when the answer decides the outcome, and
+    /// from task context: in an interrupt it would mark and audit the interrupted task.
     ///
     /// # Examples
     ///
