@@ -693,6 +693,16 @@ impl Command {
     /// allocate, take locks, panic or unwind, and must not close or replace the descriptors the
     /// child still needs (they are above 2 and close-on-exec).
     ///
+    /// A closure that panics anyway never unwinds out of the child into the caller's frames
+    /// (where a `catch_unwind`, as every tokio task has, would let the child run on as a copy
+    /// of this process): the panic hook runs in the child, which then exits with status 127,
+    /// and `spawn` returns an [`Error::Io`] that says a pre-exec closure panicked. The hook
+    /// and the unwinding allocate and take locks, though, so this can still hang the child, and
+    /// `spawn` waiting for it, if another thread held such a lock when the child was created.
+    /// With `panic = "abort"` the child aborts (and with musl, whose `abort()` signals the
+    /// thread id it cached, that of the parent's thread after a raw `clone3()`, the `SIGABRT`
+    /// can reach this process).
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -1052,6 +1062,9 @@ impl Command {
                 source,
             },
             exec::STEP_ID_MAPS => Error::Namespace { source },
+            exec::STEP_PANIC => Error::Io(io::Error::other(
+                "a pre_exec closure panicked in the child, which exited with status 127",
+            )),
             _ => Error::Io(source),
         }
     }
@@ -1761,6 +1774,60 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_pre_exec_closure_ends_the_child_with_127() {
+        let (marker_read, marker_write) = sys::pipe().unwrap();
+        let marker = marker_write.as_raw_fd();
+        // SAFETY: `getpid()` cannot fail.
+        let parent = unsafe { libc::getpid() };
+        let forked = std::panic::catch_unwind(|| {
+            let mut cmd = Command::new("true");
+            // SAFETY: The first closure panics, against the contract of `pre_exec`: what the
+            // test is about (the panic hook it runs in the child is acceptable in a test). The
+            // second one writes to a pipe, async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| panic!("a pre_exec closure panics"))
+                    .pre_exec(move || {
+                        libc::write(marker, b"second closure".as_ptr().cast(), 14);
+                        Ok(())
+                    })
+            };
+            Forked::run(&mut cmd)
+        });
+        // SAFETY: `getpid()` cannot fail.
+        if unsafe { libc::getpid() } != parent {
+            // Only a child whose panic unwound out of the spawning code gets here, as a second
+            // copy of the test: it tells the test and ends without running the harness.
+            // SAFETY: Writes from a live array to the pipe, then ends this process.
+            unsafe {
+                libc::write(marker, b"returned".as_ptr().cast(), 8);
+                libc::_exit(0);
+            }
+        }
+        let mut forked = forked.expect("the parent does not unwind");
+        let result = std::mem::replace(&mut forked.result, Ok(()));
+        let status = forked.wait();
+        drop(marker_write);
+        let mut written = Vec::new();
+        File::from(marker_read).read_to_end(&mut written).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            "",
+            "the child ran the next closure or returned into the test"
+        );
+        match result {
+            Err(Error::Io(error)) => {
+                assert!(
+                    error.to_string().contains("pre_exec closure panicked"),
+                    "{error}"
+                );
+                assert_eq!(error.raw_os_error(), None);
+            }
+            other => panic!("expected the panic reported, got {other:?}"),
+        }
+        assert_eq!(status.code(), Some(127));
+    }
+
+    #[test]
     fn uid_gid_and_groups() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "id -u; id -g; id -G"])
@@ -1791,6 +1858,19 @@ mod tests {
                 .stdout(Stdio::piped()),
         );
         assert_eq!(forked.output(), "65534\n");
+        assert!(forked.wait().success());
+        // Ids that do not fit in 16 bits, and groups that the legacy setgroups() of x86 and arm
+        // would read as 16-bit gids ([100, 0, 200, 0, ...]): they reach the kernel whole.
+        let mut forked = Forked::run(
+            Command::new("sh")
+                .args(["-c", "id -u; id -g; id -G"])
+                .uid(100_000)
+                .gid(100_001)
+                .groups(&[100, 200, 70_000])
+                .stdout(Stdio::piped()),
+        );
+        assert!(forked.result.is_ok(), "{:?}", forked.result);
+        assert_eq!(forked.output(), "100000\n100001\n100001 100 200 70000\n");
         assert!(forked.wait().success());
     }
 

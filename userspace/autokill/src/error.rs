@@ -11,8 +11,9 @@ use std::path::PathBuf;
 ///
 /// Each message says what failed and what to do about it; the underlying [`io::Error`], where
 /// there is one, is the [`source`](std::error::Error::source), not part of the message (print
-/// the chain to see both). [`From<Error> for io::Error`](#impl-From<Error>-for-Error) keeps the
-/// message and picks a matching [`io::ErrorKind`].
+/// the chain to see both). [`From<Error> for io::Error`](#impl-From<Error>-for-Error) gives the
+/// underlying [`io::Error`] itself, with its `errno`, where there is one, else one that keeps
+/// the message with a matching [`io::ErrorKind`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -109,17 +110,21 @@ impl From<io::Error> for Error {
     }
 }
 
-/// The [`io::ErrorKind`] of the error, with the error as the inner error; an [`Error::Io`]
-/// becomes its [`io::Error`] unchanged.
+/// A variant with an underlying [`io::Error`] ([`Error::Io`], [`Error::Exec`],
+/// [`Error::CurrentDir`], [`Error::Namespace`]) becomes that error unchanged, so that
+/// [`raw_os_error()`](io::Error::raw_os_error) still has the `errno` (as with
+/// [`std::process::Command`], whose exec failures are the bare `errno`; the program or
+/// directory is then not part of the message, keep the [`Error`] to show it). The others become
+/// an [`io::Error`] of the matching [`io::ErrorKind`] with the error as the inner error.
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         let kind = match error {
-            Error::Io(source) => return source,
+            Error::Io(source)
+            | Error::Namespace { source }
+            | Error::Exec { source, .. }
+            | Error::CurrentDir { source, .. } => return source,
             Error::Unsupported | Error::Seccomp => io::ErrorKind::Unsupported,
             Error::PermissionDenied => io::ErrorKind::PermissionDenied,
-            Error::Namespace { ref source }
-            | Error::Exec { ref source, .. }
-            | Error::CurrentDir { ref source, .. } => source.kind(),
         };
         io::Error::new(kind, error)
     }
@@ -280,5 +285,44 @@ mod tests {
         assert_eq!(kind(exec), io::ErrorKind::NotFound);
         let raw = io::Error::from(Error::Io(io::Error::from_raw_os_error(libc::EMFILE)));
         assert_eq!(raw.raw_os_error(), Some(libc::EMFILE));
+        // Without an errno: the message is the inner error.
+        let unsupported = io::Error::from(Error::Seccomp);
+        assert_eq!(unsupported.raw_os_error(), None);
+        assert!(unsupported
+            .to_string()
+            .contains("seccomp filter refuses clone3()"));
+    }
+
+    #[test]
+    fn into_io_error_keeps_the_errno() {
+        let errno = |e: Error| {
+            let error = io::Error::from(e);
+            (error.raw_os_error(), error.kind())
+        };
+        let e = |errno| io::Error::from_raw_os_error(errno);
+        assert_eq!(
+            errno(Error::Exec {
+                program: "x".into(),
+                source: e(libc::EACCES),
+            }),
+            (Some(libc::EACCES), io::ErrorKind::PermissionDenied)
+        );
+        assert_eq!(
+            errno(Error::CurrentDir {
+                dir: "/nowhere".into(),
+                source: e(libc::ENOENT),
+            }),
+            (Some(libc::ENOENT), io::ErrorKind::NotFound)
+        );
+        assert_eq!(
+            errno(Error::Namespace {
+                source: e(libc::ENOSPC),
+            }),
+            (Some(libc::ENOSPC), e(libc::ENOSPC).kind())
+        );
+        assert_eq!(
+            errno(Error::Io(e(libc::EAGAIN))),
+            (Some(libc::EAGAIN), io::ErrorKind::WouldBlock)
+        );
     }
 }

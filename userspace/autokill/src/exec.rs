@@ -4,12 +4,14 @@
 //! `clone3()` call itself ([`clone_child`]) and what the child runs ([`exec_child`]), with the
 //! report pipe that tells the parent why the child could not execute the program.
 
+use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::mem::{self, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::raw::{c_char, c_int};
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
 use crate::sys;
@@ -165,6 +167,8 @@ pub(crate) const STEP_CREDENTIALS: u32 = 4;
 pub(crate) const STEP_PGROUP: u32 = 5;
 /// A pre-exec closure failed.
 pub(crate) const STEP_PRE_EXEC: u32 = 6;
+/// A pre-exec closure panicked (the `errno` is 0).
+pub(crate) const STEP_PANIC: u32 = 7;
 /// Where the step goes in the report.
 const STEP_SHIFT: u32 = 24;
 
@@ -247,16 +251,22 @@ impl Drop for SignalsBlocked {
 /// no new stack (fork-like: the child runs on a copy of the caller's memory), and runs `child`
 /// in it. Returns the child's pid and its pidfd.
 ///
+/// Only the parent returns. `child` cannot return: its result type, [`Infallible`], has no
+/// values (a closure whose body is a call of a `-> !` function, such as `_exit()` or
+/// [`exec_child`], has it). If it unwinds, the unwind is caught right here in the child, which
+/// then exits with `_exit(127)`: the child never runs on as a second copy of the caller,
+/// however the caller catches panics. See [`exit_on_unwind`].
+///
 /// # Safety
 ///
 /// `child` runs in the new, single-threaded copy of the process, with all signals blocked: it
-/// must only do async-signal-safe things (no allocation, no locks, no panics) and should end with
-/// `execve()` or `_exit()` (if it returns, the child calls `_exit(127)`). `flags` must not ask
-/// for shared memory, a stack or anything else that needs more fields of `struct clone_args`.
+/// must only do async-signal-safe things (no allocation, no locks, no panics) and end with
+/// `execve()` or `_exit()`. `flags` must not ask for shared memory, a stack or anything else
+/// that needs more fields of `struct clone_args`.
 pub(crate) unsafe fn clone_child(
     flags: u64,
     exit_signal: c_int,
-    child: impl FnOnce(),
+    child: impl FnOnce() -> Infallible,
 ) -> io::Result<(libc::pid_t, OwnedFd)> {
     let mut pidfd: c_int = -1;
     let mut args = sys::CloneArgs {
@@ -271,10 +281,7 @@ pub(crate) unsafe fn clone_child(
     // memory, like after `fork()`; the caller guarantees that `child` is async-signal-safe.
     let ret = unsafe { sys::clone3_raw(&mut args, mem::size_of::<sys::CloneArgs>()) };
     if ret == 0 {
-        child();
-        // SAFETY: `child` should not return; if it does, end the child without running anything
-        // of the parent's.
-        unsafe { libc::_exit(127) };
+        exit_on_unwind(child, || {});
     }
     let error = io::Error::last_os_error();
     drop(blocked);
@@ -288,6 +295,38 @@ pub(crate) unsafe fn clone_child(
     Ok((ret as libc::pid_t, pidfd))
 }
 
+/// Runs `f` in the child; if it unwinds, runs `report` and ends the child with `_exit(127)`.
+/// Never returns: `f` cannot ([`Infallible`] has no values), and an unwind out of it stops here.
+///
+/// This is what keeps a panic in the child (in a pre-exec closure, the only code the crate runs
+/// there that may panic) from unwinding out of [`clone_child`] into the caller's frames, where a
+/// `catch_unwind` (every tokio task has one) would let the child go on as a second copy of the
+/// parent. Never `abort()` instead: on musl, `abort()` raises `SIGABRT` with the thread id the C
+/// library cached for the calling thread, which after a raw `clone3()` (no
+/// `CLONE_CHILD_SETTID`, no fork handlers) is the parent thread's, so it would kill the parent.
+///
+/// The panic hook has already run by the time the unwind gets here, and so has the start of the
+/// unwinding (it allocates the exception and reads the unwind tables); the hook locks the
+/// backtrace printing lock, may read `RUST_BACKTRACE` (the environment lock) and allocates. In
+/// a child of a multithreaded parent each of these can block forever if another thread held
+/// the lock at the time of `clone3()`: the child then hangs (and the spawning thread with it,
+/// waiting for the report). There is no stable way to skip the hook (`std`'s own fork path calls
+/// the unstable `panic::always_abort()`, which also aborts), and replacing the process-wide
+/// hook from a library would change the application's panics and need the hook's lock in every
+/// child. So a panic in a pre-exec closure stays a violation of its contract (no panics): this
+/// makes the outcome an `_exit(127)` that the parent learns about, where the lock state allows.
+/// With `panic = "abort"` nothing unwinds and the panic runtime aborts the child.
+fn exit_on_unwind(f: impl FnOnce() -> Infallible, report: impl FnOnce()) -> ! {
+    let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f));
+    // Freeing the payload would take the allocator's lock, which another thread of the parent
+    // may have held when the child was created; `_exit()` frees nothing anyway.
+    mem::forget(payload);
+    report();
+    // SAFETY: Ends the child without running anything of the parent's (no unwinding, no atexit
+    // handlers, no stdio buffers).
+    unsafe { libc::_exit(127) }
+}
+
 /// The calling thread's `errno` (async-signal-safe).
 fn errno() -> c_int {
     // SAFETY: `__errno_location` returns the address of this thread's `errno`.
@@ -298,6 +337,14 @@ fn errno() -> c_int {
 ///
 /// Only in the child: async-signal-safe.
 fn fail(report: RawFd, step: u32, errno: c_int) -> ! {
+    report_failure(report, step, errno);
+    // SAFETY: Ends the process without running anything of the parent's (atexit handlers,
+    // stdio buffers).
+    unsafe { libc::_exit(127) }
+}
+
+/// Writes the report for `step` failing with `errno`. Async-signal-safe.
+fn report_failure(report: RawFd, step: u32, errno: c_int) {
     let report_bytes = encode_report(step, errno);
     loop {
         // SAFETY: Writes 4 bytes from a live array to a descriptor; a bad descriptor only fails.
@@ -306,9 +353,6 @@ fn fail(report: RawFd, step: u32, errno: c_int) -> ! {
             break;
         }
     }
-    // SAFETY: Ends the process without running anything of the parent's (atexit handlers,
-    // stdio buffers).
-    unsafe { libc::_exit(127) }
 }
 
 /// `-1` of a raw system call as `Err(errno)`. Async-signal-safe.
@@ -325,7 +369,8 @@ fn check(ret: libc::c_long) -> Result<(), c_int> {
 fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), c_int> {
     // SAFETY: `path` is a NUL-terminated string.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    check(fd.into())?;
+    // An `int` widened to the `long` of a raw system call (the same type on 32-bit targets).
+    check(fd as libc::c_long)?;
     // SAFETY: Writes from a live slice to the descriptor just opened.
     let written = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
     let result = match written {
@@ -351,17 +396,20 @@ fn write_id_maps(maps: &IdMaps) -> Result<(), c_int> {
 /// supplementary groups if the process may (`EPERM` is ignored then).
 ///
 /// Raw system calls: the C library's `setuid()` and friends synchronise all threads of the
-/// process, which after a raw `clone3()` it believes still exist. Async-signal-safe.
+/// process, which after a raw `clone3()` it believes still exist. Their versions with 32-bit
+/// ids ([`sys::id32`]): on x86, arm and sparc `libc::SYS_setuid` and friends are the legacy
+/// calls that cut ids to 16 bits. Async-signal-safe.
 fn set_credentials(credentials: &Credentials) -> Result<(), c_int> {
     match (&credentials.groups, credentials.uid) {
         (Some(groups), _) => {
             // SAFETY: Passes a live array and its length.
-            check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+            check(unsafe { libc::syscall(sys::id32::SETGROUPS, groups.len(), groups.as_ptr()) })?;
         }
         (None, Some(_)) => {
             // SAFETY: An empty list.
-            let dropped =
-                check(unsafe { libc::syscall(libc::SYS_setgroups, 0, ptr::null::<libc::gid_t>()) });
+            let dropped = check(unsafe {
+                libc::syscall(sys::id32::SETGROUPS, 0, ptr::null::<libc::gid_t>())
+            });
             match dropped {
                 Ok(()) | Err(libc::EPERM) => {}
                 Err(errno) => return Err(errno),
@@ -371,11 +419,11 @@ fn set_credentials(credentials: &Credentials) -> Result<(), c_int> {
     }
     if let Some(gid) = credentials.gid {
         // SAFETY: A system call with integer arguments.
-        check(unsafe { libc::syscall(libc::SYS_setgid, gid) })?;
+        check(unsafe { libc::syscall(sys::id32::SETGID, gid) })?;
     }
     if let Some(uid) = credentials.uid {
         // SAFETY: A system call with integer arguments.
-        check(unsafe { libc::syscall(libc::SYS_setuid, uid) })?;
+        check(unsafe { libc::syscall(sys::id32::SETUID, uid) })?;
     }
     Ok(())
 }
@@ -390,8 +438,9 @@ fn set_credentials(credentials: &Credentials) -> Result<(), c_int> {
 /// `SIG_DFL` in the kernel.
 ///
 /// Async-signal-safe: only system calls on data the parent prepared, no allocation, no locks,
-/// no panics (the pre-exec closures promise the same). Meant to run only in a new child
-/// process.
+/// no panics (the pre-exec closures promise the same; if one panics anyway, the child reports
+/// [`STEP_PANIC`] and exits with status 127, see [`exit_on_unwind`]). Meant to run only in a new
+/// child process.
 pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
     let report = plan.report.as_raw_fd();
 
@@ -438,15 +487,30 @@ pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
     // SAFETY: Sets the mask from a valid signal set.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, &plan.sigmask, ptr::null_mut()) };
 
-    for closure in pre_exec {
-        if let Err(error) = closure() {
-            fail(
-                report,
-                STEP_PRE_EXEC,
-                error.raw_os_error().unwrap_or(libc::EINVAL),
-            );
-        }
-    }
+    // The closures are the caller's code, the only code here that could panic, which their
+    // contract forbids; a panic anyway is reported as such, and the child exits with status 127
+    // instead of unwinding into the parent's frames (see `exit_on_unwind`).
+    exit_on_unwind(
+        || {
+            for closure in pre_exec {
+                if let Err(error) = closure() {
+                    fail(
+                        report,
+                        STEP_PRE_EXEC,
+                        error.raw_os_error().unwrap_or(libc::EINVAL),
+                    );
+                }
+            }
+            exec_program(plan)
+        },
+        || report_failure(report, STEP_PANIC, 0),
+    )
+}
+
+/// Executes the program, trying the candidate paths in turn; reports the failure and exits if
+/// none works. Async-signal-safe.
+fn exec_program(plan: &ExecPlan) -> ! {
+    let report = plan.report.as_raw_fd();
 
     // Like `execvp()`: go on with the next candidate if this one does not exist or cannot be
     // searched; report `EACCES` if some candidate had it and none worked, else the last error.
@@ -472,4 +536,60 @@ pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
         }
     };
     fail(report, STEP_EXEC, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the test process finds in `marker` once `pid`, a plain child, has exited, with its
+    /// exit status.
+    fn reap_and_read(pid: libc::pid_t, marker: OwnedFd) -> (c_int, Vec<u8>) {
+        let mut status = 0;
+        loop {
+            // SAFETY: Waits for our own (plain, not autoreaped) child.
+            let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if ret == pid {
+                break;
+            }
+            assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EINTR));
+        }
+        let mut written = Vec::new();
+        File::from(marker).read_to_end(&mut written).unwrap();
+        (status, written)
+    }
+
+    #[test]
+    fn an_unwind_in_the_child_ends_in_exit_127() {
+        let (marker_read, marker_write) = sys::pipe().unwrap();
+        // SAFETY: `getpid()` cannot fail.
+        let parent = unsafe { libc::getpid() };
+        let cloned = panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: The child only panics, which must end it with `_exit(127)`; the
+            // panic hook it runs is the one risk, acceptable in a test.
+            unsafe {
+                clone_child(0, libc::SIGCHLD, || {
+                    panic!("a panic in the child, to be stopped there")
+                })
+            }
+        }));
+        // SAFETY: `getpid()` cannot fail.
+        if unsafe { libc::getpid() } != parent {
+            // Only a child whose unwind left `clone_child()` gets here: it tells the test and
+            // ends without running the rest of the harness.
+            // SAFETY: Writes from a live array to the pipe, then ends this process.
+            unsafe {
+                libc::write(marker_write.as_raw_fd(), b"returned".as_ptr().cast(), 8);
+                libc::_exit(0);
+            }
+        }
+        let (pid, _pidfd) = cloned
+            .expect("the parent does not unwind")
+            .expect("clone3()");
+        drop(marker_write);
+        let (status, written) = reap_and_read(pid, marker_read);
+        assert_eq!(written, b"", "the child returned into the test's code");
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        assert_eq!(libc::WEXITSTATUS(status), 127);
+    }
 }

@@ -61,7 +61,9 @@
 //! the child; the child resets `SIGPIPE` (which the Rust runtime ignores) to its default, sets an
 //! empty signal mask and executes the program. If that fails it writes `errno` to a close-on-exec
 //! pipe and exits with status 127; [`Command::spawn`] reads the pipe, where end-of-file means the
-//! program runs, and returns [`Error::Exec`] otherwise.
+//! program runs, and returns [`Error::Exec`] otherwise. The child never returns into the
+//! caller's code: a [`pre_exec`](Command::pre_exec) closure that panics (against its contract)
+//! makes it exit with status 127 too, and [`Command::spawn`] return [`Error::Io`].
 //!
 //! # Features
 //!
@@ -201,15 +203,16 @@ pub(crate) mod tests {
     /// Drops this (single-threaded, forked) process's privileges to nobody/nogroup with raw
     /// system calls; `Ok(())` also when it is already unprivileged.
     pub(crate) fn become_nobody() -> std::io::Result<()> {
+        use crate::sys::id32;
         // SAFETY: `geteuid()` cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             return Ok(());
         }
         // SAFETY: Raw system calls on this process's credentials.
         let dropped = unsafe {
-            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
-                && libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) == 0
-                && libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) == 0
+            libc::syscall(id32::SETGROUPS, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(id32::SETRESGID, 65534, 65534, 65534) == 0
+                && libc::syscall(id32::SETRESUID, 65534, 65534, 65534) == 0
         };
         // Changing credentials made the process non-dumpable, which makes its /proc files
         // root's; an ordinary unprivileged process is dumpable.

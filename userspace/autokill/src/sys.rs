@@ -405,7 +405,8 @@ pub fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<PidfdInfo>
             std::ptr::addr_of_mut!(info),
         )
     };
-    cvt(ret.into())?;
+    // An `int` widened to a `long` (the same type on 32-bit targets).
+    cvt(ret as libc::c_long)?;
     Ok(info)
 }
 
@@ -659,7 +660,51 @@ pub fn has_capability(cap: u32) -> io::Result<bool> {
 pub fn seccomp_mode() -> io::Result<libc::c_int> {
     // SAFETY: `PR_GET_SECCOMP` takes no further arguments and touches no memory.
     let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
-    Ok(cvt(ret.into())? as libc::c_int)
+    // An `int` widened to a `long` (the same type on 32-bit targets) and back.
+    Ok(cvt(ret as libc::c_long)? as libc::c_int)
+}
+
+/// The numbers of the system calls that set user and group ids, in their versions with 32-bit
+/// `uid_t` and `gid_t`, for raw `syscall()`.
+///
+/// On x86 (i386), arm and 32-bit sparc, `libc::SYS_setuid`, `SYS_setgid`, `SYS_setgroups`,
+/// `SYS_setresuid` and `SYS_setresgid` are the legacy calls with 16-bit ids (`kernel/uid16.c`,
+/// `CONFIG_UID16`): they cut a uid or gid to its low 16 bits, and the legacy `setgroups()`
+/// reads an array of 16-bit gids, so `[100, 200]` as `u32`s reaches the kernel as `[100, 0]`.
+/// There the `*32` calls take the full ids. m68k's `libc` constants already name its `*32`
+/// calls, and every other architecture Rust supports has only the 32-bit calls, which `libc`
+/// names without the suffix.
+pub(crate) mod id32 {
+    #[cfg(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc"))]
+    mod numbers {
+        pub(crate) const SETUID: libc::c_long = libc::SYS_setuid32;
+        pub(crate) const SETGID: libc::c_long = libc::SYS_setgid32;
+        pub(crate) const SETGROUPS: libc::c_long = libc::SYS_setgroups32;
+        pub(crate) const SETRESUID: libc::c_long = libc::SYS_setresuid32;
+        pub(crate) const SETRESGID: libc::c_long = libc::SYS_setresgid32;
+    }
+
+    #[cfg(not(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc")))]
+    mod numbers {
+        pub(crate) const SETUID: libc::c_long = libc::SYS_setuid;
+        pub(crate) const SETGID: libc::c_long = libc::SYS_setgid;
+        pub(crate) const SETGROUPS: libc::c_long = libc::SYS_setgroups;
+        pub(crate) const SETRESUID: libc::c_long = libc::SYS_setresuid;
+        pub(crate) const SETRESGID: libc::c_long = libc::SYS_setresgid;
+    }
+
+    /// `setuid()` with a 32-bit uid.
+    pub(crate) const SETUID: libc::c_long = numbers::SETUID;
+    /// `setgid()` with a 32-bit gid.
+    pub(crate) const SETGID: libc::c_long = numbers::SETGID;
+    /// `setgroups()` of an array of 32-bit gids.
+    pub(crate) const SETGROUPS: libc::c_long = numbers::SETGROUPS;
+    /// `setresuid()` with 32-bit uids (for the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) const SETRESUID: libc::c_long = numbers::SETRESUID;
+    /// `setresgid()` with 32-bit gids (for the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) const SETRESGID: libc::c_long = numbers::SETRESGID;
 }
 
 /// A new pipe, both ends close-on-exec: `(read, write)`.
@@ -719,6 +764,62 @@ mod tests {
             CLONE_PIDFD | (0b111 << 34),
             "AUTOREAP, NNP and PIDFD_AUTOKILL are bits 34 to 36"
         );
+    }
+
+    #[test]
+    fn id_system_calls_take_32_bit_ids() {
+        let ours = [
+            id32::SETUID,
+            id32::SETGID,
+            id32::SETGROUPS,
+            id32::SETRESUID,
+            id32::SETRESGID,
+        ];
+        let unsuffixed = [
+            libc::SYS_setuid,
+            libc::SYS_setgid,
+            libc::SYS_setgroups,
+            libc::SYS_setresuid,
+            libc::SYS_setresgid,
+        ];
+        // Where the unsuffixed calls take 16-bit ids: the `*32` ones, never the legacy ones.
+        #[cfg(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc"))]
+        {
+            assert_eq!(
+                ours,
+                [
+                    libc::SYS_setuid32,
+                    libc::SYS_setgid32,
+                    libc::SYS_setgroups32,
+                    libc::SYS_setresuid32,
+                    libc::SYS_setresgid32,
+                ]
+            );
+            for (ours, legacy) in ours.iter().zip(unsuffixed) {
+                assert_ne!(*ours, legacy);
+            }
+        }
+        #[cfg(not(any(target_arch = "x86", target_arch = "arm", target_arch = "sparc")))]
+        assert_eq!(ours, unsuffixed);
+        // The numbers of the kernel's tables (arch/x86/entry/syscalls/syscall_32.tbl,
+        // arch/arm/tools/syscall.tbl, arch/sparc/kernel/syscalls/syscall.tbl,
+        // arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h), in the
+        // order setuid, setgid, setgroups, setresuid, setresgid.
+        let kernel: Option<[libc::c_long; 5]> =
+            if cfg!(any(target_arch = "x86", target_arch = "arm")) {
+                Some([213, 214, 206, 208, 210])
+            } else if cfg!(target_arch = "sparc") {
+                Some([87, 89, 82, 108, 110])
+            } else if cfg!(target_arch = "x86_64") && cfg!(target_pointer_width = "64") {
+                Some([105, 106, 116, 117, 119])
+            } else if cfg!(any(target_arch = "aarch64", target_arch = "riscv64")) {
+                Some([146, 144, 159, 147, 149])
+            } else {
+                None
+            };
+        if let Some(kernel) = kernel {
+            assert_eq!(ours, kernel);
+        }
     }
 
     #[test]

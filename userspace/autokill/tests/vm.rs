@@ -421,6 +421,52 @@ fn exec_failure_is_reported() {
 }
 
 #[test]
+fn a_panicking_pre_exec_never_returns_into_the_caller() {
+    require_autokill!();
+    let (read, write) = pipe();
+    let marker = write.as_raw_fd();
+    // SAFETY: `getpid()` cannot fail.
+    let parent = unsafe { libc::getpid() };
+    let spawned = std::panic::catch_unwind(|| {
+        let mut cmd = Command::new("true");
+        // SAFETY: The closure panics, against the contract of `pre_exec`: what the test is
+        // about (the panic hook it runs in the child is acceptable in a test).
+        unsafe { cmd.pre_exec(|| panic!("a pre_exec closure panics")) };
+        cmd.spawn()
+    });
+    // SAFETY: `getpid()` cannot fail.
+    if unsafe { libc::getpid() } != parent {
+        // Only a child whose panic unwound out of spawn() gets here, as a second copy of the
+        // test: it tells the test and ends without running the harness.
+        // SAFETY: Writes from a live array to the pipe, then ends this process.
+        unsafe {
+            libc::write(marker, b"returned".as_ptr().cast(), 8);
+            libc::_exit(0);
+        }
+    }
+    drop(write);
+    // EOF once the child has exited (it holds a copy of the write end).
+    assert!(
+        readable_within(read.as_fd(), DEATH_TIMEOUT),
+        "the child did not exit"
+    );
+    let mut written = Vec::new();
+    std::fs::File::from(read).read_to_end(&mut written).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        "",
+        "the child returned into the test"
+    );
+    match spawned.expect("the parent does not unwind") {
+        Err(Error::Io(error)) => assert!(
+            error.to_string().contains("pre_exec closure panicked"),
+            "{error}"
+        ),
+        other => panic!("expected the panic reported, got {:?}", other.err()),
+    }
+}
+
+#[test]
 fn piped_stdio() {
     require_autokill!();
     let mut child = Command::new("sh")
