@@ -64,12 +64,15 @@ KUNIT_SUITES['kcsan-c'] = KUNIT_SUITES['c']
 # The kernels built with the C implementation (the option off).
 C_KERNELS = ('c', 'kcsan-c')
 
-# What names the series' code in a KCSAN report: the exported Rust entry
-# points, the C helpers the Rust code calls, and the Rust symbols of the
-# series' crates and abstractions (mangled: `..clone_autokill..`).
-OURS = re.compile(r'clone_autokill|pidfs_autokill|rust_helper_|'
-                  r'kernel[0-9]+pid[0-9]|kernel[0-9]+task[0-9]|'
+# What names the series' code in a KCSAN report: the C helpers the Rust
+# code calls, the Rust symbols of the series' abstractions (mangled:
+# `..6kernel3pid..`) and, on a kernel with the Rust implementation, its
+# entry points and crates. On a C kernel clone_autokill_flags_check() and
+# pidfs_autokill() are the upstream C code, which the series only moved
+# into functions of those names.
+OURS = re.compile(r'rust_helper_|kernel[0-9]+pid[0-9]|kernel[0-9]+task[0-9]|'
                   r'kernel[0-9]+capability[0-9]')
+OURS_RUST = re.compile(r'clone_autokill|pidfs_autokill')
 KCSAN_REPORT = re.compile(r'BUG: KCSAN: (\S+) in (.*)')
 
 # The global functions only the Rust implementation has: the two entry
@@ -459,9 +462,13 @@ def dmesg_suite(suite: Suite, text: str) -> None:
         suite.cases.append(Case('no warnings', PASS))
 
 
-def kcsan_suite(suite: Suite, text: str) -> None:
+def kcsan_suite(suite: Suite, text: str, kernel: str) -> None:
     """The KCSAN reports of a kernel log: each report runs from its `BUG:
     KCSAN:` line to the next line of `=` signs."""
+    def is_ours(line: str) -> bool:
+        return bool(OURS.search(line) or
+                    (kernel not in C_KERNELS and OURS_RUST.search(line)))
+
     ours: List[str] = []
     others: Dict[str, int] = {}
     other_splats: List[str] = []
@@ -474,7 +481,7 @@ def kcsan_suite(suite: Suite, text: str) -> None:
         if report:
             if line.startswith('=' * 10):
                 title = KCSAN_REPORT.search(report[0]).group(0)[5:]
-                if any(OURS.search(l) for l in report):
+                if any(is_ours(l) for l in report):
                     ours.append(title)
                 else:
                     others[title] = others.get(title, 0) + 1
@@ -582,7 +589,7 @@ def load(d: str, kernel: str) -> List[Suite]:
         elif r.format == 'dmesg':
             dmesg_suite(s, text)
         elif r.format == 'kcsan':
-            kcsan_suite(s, text)
+            kcsan_suite(s, text, k)
         elif r.format == 'kallsyms':
             kallsyms_suite(s, text, k)
         elif r.format == 'notrun':

@@ -438,13 +438,19 @@ class ResultsDir(WithParser):
             ' copy_process+0x1c3/0x2a40\n'
             '==================================================================\n')
         s = R.Suite('kcsan', 'kcsan-c')
-        R.kcsan_suite(s, log)
+        R.kcsan_suite(s, log, 'kcsan-c')
         self.assertEqual((s.count(R.PASS), s.count(R.FAIL), s.count(R.SKIP)), (2, 0, 1))
         self.assertIn('2 reports', s.cases[-1].detail)
         ours = log.replace('copy_process+0x1c3', 'rust_helper_signal_autoreap+0x3')
         s = R.Suite('kcsan', 'kcsan')
-        R.kcsan_suite(s, ours + 'WARNING: CPU: 0 PID: 1 at fs/pidfs.c:12\n')
+        R.kcsan_suite(s, ours + 'WARNING: CPU: 0 PID: 1 at fs/pidfs.c:12\n', 'kcsan')
         self.assertEqual((s.count(R.PASS), s.count(R.FAIL), s.count(R.SKIP)), (0, 2, 0))
+        # The C implementation's function is upstream code on a C kernel, ours on a Rust one.
+        moved = log.replace('copy_process+0x1c3', 'clone_autokill_flags_check+0x55')
+        for kernel, verdicts in (('kcsan-c', (2, 0, 1)), ('kcsan', (1, 1, 0))):
+            s = R.Suite('kcsan', kernel)
+            R.kcsan_suite(s, moved, kernel)
+            self.assertEqual((s.count(R.PASS), s.count(R.FAIL), s.count(R.SKIP)), verdicts)
 
     def test_kallsyms_and_dmesg(self):
         for k, syms in (('rust', 'ffffffff81234560 T clone_autokill_flags_check\n'
