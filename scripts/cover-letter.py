@@ -15,6 +15,7 @@ so in the letter instead of a number.
 import glob
 import os
 import sys
+import textwrap
 
 
 def newest(pattern):
@@ -46,7 +47,7 @@ def kcsan(report):
     if not os.path.exists(report):
         return "(KCSAN: no run recorded yet; `make kcsan` makes one.)"
     lines = open(report).read().splitlines()
-    found = [l.split(": ", 2)[2] for l in lines if l.startswith("kcsan: ")]
+    found = [l[len("kcsan: "):] for l in lines if l.startswith("kcsan: ")]
     fails = [l for l in lines if l.startswith("FAIL")]
     text = ("Under KCSAN (a kernel with the option on and one with it off, "
             "the conformance, fuzz and stress programs and "
@@ -54,10 +55,11 @@ def kcsan(report):
             "prctl(PR_TIMER_CREATE_RESTORE_IDS)), ")
     text += (f"{len(fails)} checks failed. " if fails else
              "no report named the series' code. ")
+    text += ("Reports in other code:" if found else
+             "No report was made in other code either.")
+    text = textwrap.fill(text, 72)
     if found:
-        text += "Reports in other code:\n\n" + indent("\n".join(found))
-    else:
-        text += "No report was made in other code either."
+        text += "\n\n" + indent("\n".join(found))
     return text + "\n\n" + indent(lines[-1] if lines else "")
 
 
