@@ -76,6 +76,8 @@ pub unsafe extern "C" fn clone_autokill_flags_check(clone_flags: u64, exit_signa
 mod tests {
     use super::*;
     use core::cell::Cell;
+    use kernel::bindings;
+    use rules::check;
     use uapi::{
         CLONE_AUTOREAP,
         CLONE_NNP,
@@ -84,8 +86,6 @@ mod tests {
         CLONE_PIDFD_AUTOKILL,
         CLONE_THREAD, //
     };
-    use kernel::bindings;
-    use rules::check;
 
     const AUTOKILL: u64 = CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL;
     const SIGCHLD: i32 = bindings::SIGCHLD as i32;
