@@ -634,6 +634,14 @@ pub fn helper_path() -> String {
         .into_owned()
 }
 
+/// The value of a command-line option: the next argument as a `u64`; `usage()` (which exits)
+/// if it is missing or not a number.
+pub fn next_u64<'a>(args: &mut impl Iterator<Item = &'a String>, usage: fn() -> !) -> u64 {
+    args.next()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| usage())
+}
+
 /// `gettid()`.
 pub fn gettid() -> i32 {
     // SAFETY: gettid has no arguments.

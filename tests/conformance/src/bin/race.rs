@@ -638,11 +638,7 @@ fn main() {
     let (mut want_timer, mut want_subreaper) = (true, true);
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or_else(|| usage())
-        };
+        let mut val = || util::next_u64(&mut it, usage);
         match a.as_str() {
             "--seconds" => seconds = Some(val()),
             "--iterations" => iterations = Some(val().max(1)),

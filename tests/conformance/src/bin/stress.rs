@@ -236,11 +236,7 @@ fn main() {
     let (mut cycles, mut exec_every, mut margin, mut pct) = (None, 100u64, 64u64, 2u64);
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or_else(|| usage())
-        };
+        let mut val = || util::next_u64(&mut it, usage);
         match a.as_str() {
             "--cycles" => cycles = Some(val()),
             "--exec-every" => exec_every = val().max(1),
