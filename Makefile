@@ -3,26 +3,29 @@
 # targets. Every target does its own prerequisites.
 
 S := scripts
-CACHE ?= $(or $(AUTOKILL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pidfd-autokill-rust)
+# The facts (the cache, the kernels, the variants): scripts/harness.py.
+HARNESS := python3 -B $(S)/harness.py
+CACHE ?= $(shell $(HARNESS) cache)
 export AUTOKILL_CACHE := $(CACHE)
+DEFAULT_KVER := $(shell $(HARNESS) kernel)
 export KSRC KVER
 
 .PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants kcsan clean
 
 help:
-	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),7.3)"
+	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),$(DEFAULT_KVER))"
 	@echo
 	@echo "  make run        build (if needed) and boot the Rust kernel, show autokill at work"
 	@echo "  make test       every test: host, KUnit, selftests, on the Rust and C kernels"
 	@echo "  make check      the inner loop: rebuild the Rust kernel, one boot: KUnit, selftests, conformance"
 	@echo
 	@echo "  make setup      install the toolchain (Debian packages, bindgen, virtme-ng)"
-	@echo "  make source     fetch Linux $(or $(KVER),7.3) (or check KSRC=/path/to/linux)"
+	@echo "  make source     fetch Linux $(or $(KVER),$(DEFAULT_KVER)) (or check KSRC=/path/to/linux)"
 	@echo "  make apply      apply the series to a working copy of the source"
 	@echo "  make kernel     build the Rust kernel (CONFIG_PIDFD_AUTOKILL_RUST=y)"
 	@echo "  make kernel-c   build the C baseline (same tree, the option off)"
 	@echo "  make kernel-debug  the Rust kernel with KASAN, lockdep, PROVE_RCU, ..."
-	@echo "  make vm CMD='...' [VARIANT=c|debug]  run a command in the VM"
+	@echo "  make vm CMD='...' [VARIANT=c|debug]  run a command in the VM (default rust)"
 	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
 	@echo "  make kunit      the series' KUnit tests with the tree's kunit.py (kernel/clone_autokill/.kunitconfig)"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
@@ -33,8 +36,10 @@ help:
 	@echo "  make mutants    plant each wrong change of tests/mutants/ in the Rust code: all must be caught"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
-	@echo "  KVER=7.2        with any target: another Debian kernel (default 7.3)"
-	@echo "  KSRC=/path/to/linux  with any target: your own tree (7.1 or later; only read)"
+	@echo
+	@echo "Settings (environment or make variables; the kernel variants and what each runs:"
+	@echo "scripts/harness.py):"
+	@$(HARNESS) knobs
 	@echo
 	@echo "Cache: $(CACHE) (safe to delete; AUTOKILL_CACHE=... moves it)"
 
@@ -60,7 +65,7 @@ kernel-debug: apply
 	@$(S)/build.sh debug
 
 VARIANT ?= rust
-KERNEL_TARGET = $(if $(filter c,$(VARIANT)),kernel-c,$(if $(filter debug,$(VARIANT)),kernel-debug,kernel))
+KERNEL_TARGET = $(shell $(HARNESS) variant $(VARIANT) make_target)
 vm: $(KERNEL_TARGET)
 	@$(S)/vm.sh $(VARIANT) "$(CMD)"
 
@@ -92,7 +97,7 @@ mutants: source
 	@$(S)/mutants.sh
 
 kcsan: source
-	@$(S)/kcsan.sh
+	@$(S)/test.sh --kcsan
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"

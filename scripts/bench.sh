@@ -16,20 +16,20 @@
 # --wall (or BENCH_MODE=wall): plain TCG (or KVM where it works),
 #   CLOCK_MONOTONIC nanoseconds; noisy under TCG.
 # --check (or BENCH_CHECK=1): only the check that the clock counts: the
-#   Rust kernel booted BENCH_BOOTS (default 2) times; fails unless every
+#   Rust kernel booted BENCH_BOOTS times (2 unless set); fails unless every
 #   case is within 0.1% across the boots and the getppid() loop and the
 #   user loop scale linearly with their length.
-# BENCH_BOOTS (default 5) boots per kernel; BENCH_RUNS (default 5) fresh
-# autokill-bench processes per boot, one after the other (a boot's value of
-# a case is the mean over them: bench.py stats()); BENCH_SCALE (default
-# 0.4) scales the number of timed operations of each process.
+# BENCH_BOOTS boots per kernel; BENCH_RUNS fresh autokill-bench processes
+# per boot, one after the other (a boot's value of a case is the mean over
+# them: scripts/benchlib/stats.py); BENCH_SCALE scales the number of timed
+# operations of each process. Their defaults: `make help`.
 #
 # Results go to $KCACHE/bench/<time>/: N-rust.json, N-c.json (what the
 # BENCH_RUNS autokill-bench processes printed in boot N), N-rust.env and N-c.env (the guest's
 # processes, meminfo, interrupts and vmstat before it started), meta.json,
 # summary.txt (what is printed at the end), summary.json, static.txt (the
 # instruction listings) and ratios.svg. A full instruction-mode run also copies ratios.svg and
-# summary.txt to bench/ in the repository, for the README (default 7.3
+# summary.txt to bench/ in the repository, for the README (the default
 # kernel only).
 #
 # The VM has one vCPU, so that parent and child never race across CPUs, and
@@ -39,7 +39,7 @@
 
 t_start=$(date +%s)
 check=${BENCH_CHECK:-}
-mode=${BENCH_MODE:-insns}
+mode=${BENCH_MODE:-$D_BENCH_MODE}
 for a in "$@"; do
 	case "$a" in
 	--check) check=1 ;;
@@ -65,10 +65,10 @@ if [ -n "$check" ]; then
 	boots=${BENCH_BOOTS:-2}
 else
 	kernels=(rust c)
-	boots=${BENCH_BOOTS:-5}
+	boots=${BENCH_BOOTS:-$D_BENCH_BOOTS}
 fi
-scale=${BENCH_SCALE:-0.4}
-runs=${BENCH_RUNS:-5}
+scale=${BENCH_SCALE:-$D_BENCH_SCALE}
+runs=${BENCH_RUNS:-$D_BENCH_RUNS}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS is a number of runs, not '$runs'"
 S=$TOP/scripts
 
@@ -76,7 +76,7 @@ S=$TOP/scripts
 # only the benchmark's own few mappings (not those of the shared libraries,
 # a quarter of a fork's instructions), and the pages the child faults in
 # come from the same page cache in every boot, not from 9p's.
-target=x86_64-unknown-linux-gnu
+target=$ARCH_RUST_TARGET
 RUSTFLAGS="-C target-feature=+crt-static" step "cargo build autokill-bench (static)" \
 	cargo build -q --release -p autokill-bench --target "$target" --manifest-path "$TOP/Cargo.toml"
 bin=$CARGO_TARGET_DIR/$target/release/autokill-bench
@@ -98,7 +98,7 @@ series=$(cd "$WORK" && sort -u .autokill-files | while read -r f; do
 done | sha256sum | cut -c1-16)
 declare -A image_sum
 for v in "${kernels[@]}"; do
-	image_sum[$v]=$(sha256sum <"$BUILD/$v/arch/x86/boot/bzImage" | cut -c1-16)
+	image_sum[$v]=$(sha256sum <"$BUILD/$v/$ARCH_IMAGE" | cut -c1-16)
 done
 [ -n "$check" ] ||
 	python3 "$S/bench.py" --static "$out" "$BUILD/rust/vmlinux" "$BUILD/c/vmlinux"
@@ -111,7 +111,7 @@ json.dump({
     "date": "$(date -u +%Y-%m-%dT%H:%MZ)",
     "mode": "$mode",
     "qemu_opts": "$qemu_opts",
-    "accel": "${VM_ACCEL:-$(accel "$BUILD/rust/arch/x86/boot/bzImage")}",
+    "accel": "${VM_ACCEL:-$(accel "$BUILD/rust/$ARCH_IMAGE")}",
     "boots": $boots,
     "scale": $scale,
     "runs": $runs,
@@ -127,13 +127,14 @@ log "series $series; results in $out"
 
 # What else the guest runs and holds when the benchmark starts, per boot
 # ($i-$v.env): to look for the cause when one boot differs from the others.
+# shellcheck disable=SC2016 # expanded in the guest
 envdump='for p in /proc/[0-9]*; do echo "${p#/proc/} $(cat $p/comm 2>/dev/null)"; done; cat /proc/meminfo /proc/interrupts /proc/vmstat'
 guest="echo 0 >/proc/sys/kernel/randomize_va_space && d=\$(mktemp -d) && mount -t tmpfs bench \$d && \
 cp $bin \$d/ && for r in $(seq -s ' ' "$runs"); do \$d/autokill-bench --clock $clock --scale $scale || exit 1; done"
 boot_times=()
 for i in $(seq "$boots"); do
 	for v in "${kernels[@]}"; do
-		[ "$(sha256sum <"$BUILD/$v/arch/x86/boot/bzImage" | cut -c1-16)" = "${image_sum[$v]}" ] ||
+		[ "$(sha256sum <"$BUILD/$v/$ARCH_IMAGE" | cut -c1-16)" = "${image_sum[$v]}" ] ||
 			die "the $v kernel was rebuilt during the benchmark: its numbers would mix two kernels; run it again"
 		t0=$(date +%s)
 		VM_CPUS=1 VM_RWDIR=$out VM_TIMEOUT=900 VM_QEMU_OPTS=$qemu_opts \

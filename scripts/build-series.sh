@@ -17,8 +17,6 @@ tree=$KCACHE/work/series-linux
 repo=$KCACHE/work/series-repo
 O=$BUILD/series
 mkdir -p "$LOGS" "$O"
-export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 
 if [ "$(cat "$tree/.autokill-source" 2>/dev/null)" != "$SRC" ]; then
 	rm -rf "$tree"
@@ -33,9 +31,8 @@ files=$(git -C "$repo" log --format= --name-only base..HEAD | sort -u)
 # one line printed.
 failed=0
 build_at() {
-	local c=$1 key=$2 label=$3 f frags=() log t0
+	local c=$1 key=$2 label=$3 f log t0
 	shift 3
-	for f in "$@"; do frags+=("$TOP/kconfig/$f.config"); done
 	git -C "$repo" checkout -q "$c"
 	# The tree at this commit: the series' files as the commit has them,
 	# the others pristine (or absent).
@@ -50,21 +47,21 @@ build_at() {
 	done
 	log=$LOGS/build-series-$key.log
 	t0=$(date +%s)
-	if make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" tinyconfig >"$log" 2>&1 &&
-		(cd "$O" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$O" "$O/.config" "${frags[@]}") >>"$log" 2>&1 &&
-		make -s -C "$tree" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$log" 2>&1 &&
-		make -C "$tree" O="$O" "${KMAKE_ARGS[@]}" CC="ccache clang-19" -j"$(nproc)" bzImage >>"$log" 2>&1; then
+	: >"$log"
+	if KMAKE_LOG=$log kconfigure "$tree" "$O" "$@" && KMAKE_LOG=$log kbuild "$tree" "$O"; then
 		printf 'ok     %4ss  %s\n' $(($(date +%s) - t0)) "$label"
 	else
 		printf 'FAILED %4ss  %s (log: %s)\n' $(($(date +%s) - t0)) "$label" "$log"
-		tail -20 "$log" >&2
 		failed=1
 	fi
 }
 for c in $(git -C "$repo" rev-list --reverse base..HEAD); do
 	n=$(git -C "$repo" rev-list --count base.."$c")
-	build_at "$c" "$n" "$n $(git -C "$repo" log -1 --format=%s "$c")" vm selftests fault kunit rust
+	# shellcheck disable=SC2046 # the fragments, a list
+	build_at "$c" "$n" "$n $(git -C "$repo" log -1 --format=%s "$c")" $(variant rust fragments)
 done
-build_at HEAD off "all, the option off" vm selftests fault kunit rust c
-build_at HEAD minimal "all, CONFIG_MULTIUSER=n, CONFIG_BUG=n" vm selftests fault kunit rust minimal
+# shellcheck disable=SC2046
+build_at HEAD off "all, the option off" $(variant c fragments)
+# shellcheck disable=SC2046
+build_at HEAD minimal "all, CONFIG_MULTIUSER=n, CONFIG_BUG=n" $(variant rust fragments) minimal
 exit "$failed"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Configure a build directory: tinyconfig plus the fragments in kconfig/.
-# Usage: configure.sh VARIANT (the variants and their fragments: lib.sh)
+# Usage: configure.sh VARIANT (the variants and their fragments:
+# scripts/harness.py)
 . "$(dirname "$0")/lib.sh"
 build_lock
 
 variant=${1:?usage: configure.sh VARIANT}
-fragments=$(variant_fragments "$variant") || die "unknown variant '$variant' (${VARIANTS[*]})"
+fragments=$(variant "$variant" fragments) || exit 1
 read -ra frags <<<"$fragments"
 O=$BUILD/$variant
 files=()
@@ -21,7 +22,7 @@ fi
 # Kbuild rebuilds only what depends on the option (kernel/fork.c and the
 # few users of <linux/pidfs.h>; the Rust function's prototype is in
 # kernel/clone_autokill.h, which nothing else includes).
-from=$(variant_copy_of "$variant") || from=
+from=$(variant "$variant" copy_of)
 if [ -n "$from" ] && [ ! -e "$O" ] && [ -f "$BUILD/$from/vmlinux" ]; then
 	log "the $variant build directory starts as a copy of the built $from one"
 	cp -a "$BUILD/$from" "$O"
@@ -35,12 +36,9 @@ fi
 mkdir -p "$O" "$LOGS"
 rm -f "$O/.autokill-config"
 log "configure $variant in $O (tinyconfig + ${frags[*]})"
-make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" tinyconfig >"$LOGS/config-$variant.log" 2>&1 ||
-	{ tail -20 "$LOGS/config-$variant.log" >&2; die "make tinyconfig failed (log: $LOGS/config-$variant.log)"; }
-(cd "$O" && "$WORK/scripts/kconfig/merge_config.sh" -m -O "$O" "$O/.config" "${files[@]}") \
-	>>"$LOGS/config-$variant.log" 2>&1 || die "merge_config.sh failed (log: $LOGS/config-$variant.log)"
-make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" olddefconfig >>"$LOGS/config-$variant.log" 2>&1 ||
-	{ tail -20 "$LOGS/config-$variant.log" >&2; die "make olddefconfig failed; is the Rust toolchain complete? run 'make setup' and see $LOGS/config-$variant.log"; }
+: >"$LOGS/config-$variant.log"
+KMAKE_LOG=$LOGS/config-$variant.log kconfigure "$WORK" "$O" "${frags[@]}" ||
+	die "configuring $variant failed; is the Rust toolchain complete? run 'make setup'"
 
 # Every option a fragment asks for must have survived olddefconfig.
 # The last fragment that sets an option wins, as in merge_config.sh.
@@ -59,7 +57,7 @@ for opt in "${!want_opt[@]}"; do
 done
 if [ ${#bad[@]} -gt 0 ]; then
 	if printf '%s\n' "${bad[@]}" | grep -q '^CONFIG_RUST=y$'; then
-		make -s -C "$WORK" O="$O" "${KMAKE_ARGS[@]}" rustavailable >&2 || true
+		kmake "$WORK" "$O" -s rustavailable >&2 || true
 	fi
 	die "the $variant config lacks ${bad[*]} (unmet dependencies; see 'make -C $WORK O=$O menuconfig')"
 fi

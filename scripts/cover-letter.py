@@ -47,8 +47,8 @@ def kcsan(report):
     if not os.path.exists(report):
         return "(KCSAN: no run recorded yet; `make kcsan` makes one.)"
     lines = open(report).read().splitlines()
-    found = [l[len("kcsan: "):] for l in lines if l.startswith("kcsan: ")]
-    fails = [l for l in lines if l.startswith("FAIL")]
+    found = [ln[len("kcsan: "):] for ln in lines if ln.startswith("kcsan: ")]
+    fails = [ln for ln in lines if ln.startswith("FAIL")]
     text = ("Under KCSAN (a kernel with the option on and one with it off, "
             "the conformance, fuzz and stress programs and "
             "pidfd_autoreap_test running beside a loop of "

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Fetch Debian's linux-source-$KVER (7.3 by default) with a private apt
+# Fetch Debian's linux-source-$KVER (KVER: scripts/harness.py) with a private apt
 # configuration and unpack it once, as a pristine tree, into the cache.
 # The mirror is the one the machine's own apt configuration uses; only the
-# suite differs: the first of $KSUITES (default: trixie-backports, which
-# has 7.2 and 7.3, then sid) that carries the package, its newest version.
+# suite differs: the first of $KSUITES (`make help`: trixie-backports,
+# which has 7.2 and 7.3, then sid) that carries the package, its newest version.
 # With --vanilla, also the upstream release of that version (the orig
 # tarball of Debian's source package linux) into $VANILLA, the base
 # `make patches` exports against. With KSRC set, only check that tree.
@@ -60,7 +60,7 @@ APT=$CACHE/apt/$KVER
 aptopts=(-o "Dir::Etc::SourceList=$APT/etc/sources.list" -o Dir::Etc::SourceParts=-
 	-o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT" -o "Dir::Cache::archives=$APT/archives"
 	-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1)
-suites=${KSUITES:-trixie-backports sid}
+suites=${KSUITES:-$D_KSUITES}
 ready=
 
 # apt_suite SUITE: the private apt configuration on SUITE (its binary and

@@ -16,17 +16,14 @@ S=$TOP/scripts
 build_lock
 O=$BUILD/kunit
 mkdir -p "$O" "$LOGS"
-export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 cmd=(python3 tools/testing/kunit/kunit.py run --kunitconfig=kernel/clone_autokill
-	--arch=x86_64 --build_dir="$O" --jobs="$(nproc)")
+	--arch="$ARCH_KUNIT" --build_dir="$O" --jobs="$(nproc)")
 for a in "${KMAKE_ARGS[@]}"; do
 	cmd+=(--make_options "$a")
 done
-cmd+=(--make_options "CC=ccache clang-19")
 hide_kvm=
-if [ -e /dev/kvm ] && [ -f "$BUILD/rust/arch/x86/boot/bzImage" ] &&
-	[ "$(accel "$BUILD/rust/arch/x86/boot/bzImage")" != kvm ]; then
+if [ -e /dev/kvm ] && [ -f "$BUILD/rust/$ARCH_IMAGE" ] &&
+	[ "$(accel "$BUILD/rust/$ARCH_IMAGE")" != kvm ]; then
 	hide_kvm=1
 fi
 log "in $WORK: ${cmd[*]}${hide_kvm:+ (with /dev/kvm hidden)}"

@@ -1,26 +1,37 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings are for the scripts that source this
 # Common settings and helpers for the scripts in this directory.
 # Sourced, not executed.
 
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${AUTOKILL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pidfd-autokill-rust}
+command -v python3 >/dev/null ||
+	{ printf 'error: python3 is needed (apt-get install python3)\n' >&2; exit 1; }
+# The harness's facts, each defined once in scripts/harness.py: the
+# toolchain versions (LLVM_VERSION, BINDGEN_VERSION, VNG_VERSION,
+# RUFF_VERSION), the kernels (KVERS, the first the default; MIN_KERNEL),
+# SERIES_VERSION, the cache (CACHE), the kernel variants (VARIANTS: those
+# `make test` boots; KCSAN_VARIANTS; ALL_VARIANTS), the architecture
+# (ARCH_IMAGE, ARCH_KUNIT, ARCH_QEMU, ARCH_RUST_TARGET) and the default of
+# each setting NAME (D_NAME). A variant's fields: `variant NAME FIELD`.
+harness=$(python3 -B "$TOP/scripts/harness.py" shell) ||
+	{ printf 'error: scripts/harness.py shell failed\n' >&2; exit 1; }
+eval "$harness"
+CACHE=${CACHE:?scripts/harness.py shell gave no CACHE}
+variant() { python3 -B "$TOP/scripts/harness.py" variant "$@"; }
 TOOLS=$CACHE/tools
 VENV=$CACHE/venv
-BINDGEN_VERSION=0.73.0
-VNG_VERSION=1.42
 
-# The kernel tree: Debian's linux-source-$KVER (KVER=7.3 by default; 7.1 is
-# the first with CLONE_PIDFD_AUTOKILL), unpacked once into $PRISTINE, or
-# the user's own tree (KSRC=/path/to/linux, never modified).
-# The Debian kernels the series is kept applicable to (make patches checks
-# git am on each); the first is the default.
-KVERS=(7.3 7.2)
+# The kernel tree: Debian's linux-source-$KVER (the first of KVERS by
+# default), unpacked once into $PRISTINE, or the user's own tree
+# (KSRC=/path/to/linux, never modified).
 KVER=${KVER:-${KVERS[0]}}
-[[ $KVER =~ ^([0-9]+)\.([0-9]+)$ ]] && { [ "${BASH_REMATCH[1]}" -gt 7 ] ||
-	{ [ "${BASH_REMATCH[1]}" -eq 7 ] && [ "${BASH_REMATCH[2]}" -ge 1 ]; }; } ||
-	{ printf 'error: KVER=%s: the series needs Linux 7.1 or later, as MAJOR.MINOR (e.g. KVER=7.2)\n' "$KVER" >&2; exit 1; }
+if ! [[ $KVER =~ ^[0-9]+\.[0-9]+$ ]] || [ "$(printf '%s\n' "$MIN_KERNEL" "$KVER" | sort -V | head -1)" != "$MIN_KERNEL" ]; then
+	printf 'error: KVER=%s: the series needs Linux %s or later, as MAJOR.MINOR (e.g. KVER=%s)\n' "$KVER" "$MIN_KERNEL" "${KVERS[-1]}" >&2
+	exit 1
+fi
 PRISTINE=$CACHE/src/linux-$KVER
 # The same upstream release without Debian's changes: the orig tarball of
 # Debian's source package linux (upstream less a few non-free files),
@@ -30,23 +41,20 @@ PRISTINE=$CACHE/src/linux-$KVER
 # base.
 VANILLA=$CACHE/src/linux-$KVER-vanilla
 [ -z "${KSRC:-}" ] || VANILLA=
-# The version of the series `make patches` exports (RFC): 1 is the first
-# posting (no "v1" in the subjects), 2 gives [RFC PATCH v2 n/m], ...
-SERIES_VERSION=1
 if [ -n "${KSRC:-}" ] && [ -d "$KSRC" ]; then
 	KSRC=$(cd "$KSRC" && pwd)
 fi
 # KCACHE: what is made from that tree, one place per tree: the working
 # copy ($WORK), the build directories ($BUILD/VARIANT), the logs, and
 # selftests/, results/, bench/, export/, export-am/, patches/, mutants/
-# and last-test-report.txt. For the default 7.3 that is the cache itself (so
+# and last-test-report.txt. For the default kernel that is the cache itself (so
 # $CACHE/work/linux, $CACHE/build/rust, ...); for another Debian version
 # $CACHE/kver/$KVER; for a KSRC tree $CACHE/ksrc/NAME-HASH (its directory
 # name and a hash of its path). The toolchain, the pristine sources, the
 # downloads, ccache and the cargo target directory are shared.
 if [ -n "${KSRC:-}" ]; then
 	KCACHE=$CACHE/ksrc/$(basename "$KSRC")-$(printf '%s' "$KSRC" | sha256sum | cut -c1-8)
-elif [ "$KVER" != 7.3 ]; then
+elif [ "$KVER" != "${KVERS[0]}" ]; then
 	KCACHE=$CACHE/kver/$KVER
 else
 	KCACHE=$CACHE
@@ -56,48 +64,62 @@ BUILD=$KCACHE/build
 LOGS=$KCACHE/logs
 # The C oracle of the rules crate (tests/rules/build.rs) comes from the
 # working tree of this kernel.
-export AUTOKILL_KSRC=$WORK
+export AUTOKILL_KSRC=$WORK AUTOKILL_CACHE=$CACHE
 
 export PATH="$TOOLS/bin:$VENV/bin:$PATH"
 # Host Rust builds (the workspace) also live in the cache, so that a fresh
 # clone (as in CI) reuses them.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
-# The Debian toolchain, not the rustup proxies that come first on PATH.
-# CLIPPY=1: every build of the Rust code also runs clippy (warnings are
-# errors with CONFIG_WERROR).
-KMAKE_ARGS=(LLVM=-19 RUSTC=/usr/bin/rustc CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
-	RUSTFMT=/usr/bin/rustfmt RUSTDOC=/usr/bin/rustdoc
-	BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+# The kernel's make, one spelling for every build: the Debian toolchain,
+# not the rustup proxies that come first on PATH; ccache for C. CLIPPY=1:
+# every build of the Rust code also runs clippy (warnings are errors with
+# CONFIG_WERROR).
+KMAKE_ARGS=(LLVM=-"$LLVM_VERSION" CC="ccache clang-$LLVM_VERSION" RUSTC=/usr/bin/rustc
+	CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFMT=/usr/bin/rustfmt
+	RUSTDOC=/usr/bin/rustdoc BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
+export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
-# The kernel variants `make test` builds and tests, in that order, and the
-# config fragments of each (kconfig/NAME.config, merged in this order onto
-# tinyconfig). `make kcsan` builds kcsan and kcsan-c, the same two with
-# KCSAN. A variant whose fragments are another's plus `c` (the option
-# off) starts its first build from a copy of that one (variant_copy_of).
-VARIANTS=(rust c debug)
-variant_fragments() {
-	case "$1" in
-	rust) echo vm selftests fault kunit rust ;;
-	c) echo vm selftests fault kunit rust c ;;
-	debug) echo vm selftests fault kunit rust debug ;;
-	kcsan) echo vm selftests fault kunit rust kcsan ;;
-	kcsan-c) echo vm selftests fault kunit rust kcsan c ;;
-	*) return 1 ;;
-	esac
+# kmake TREE O ARG...: make in the kernel TREE, building into O. With
+# KMAKE_LOG=FILE the output is appended to FILE, and a failure prints the
+# command and the log's last lines, the way kunit.py does.
+kmake() {
+	local tree=$1 o=$2 rc=0
+	shift 2
+	local kcmd=(make -C "$tree" O="$o" "${KMAKE_ARGS[@]}" "$@")
+	if [ -z "${KMAKE_LOG:-}" ]; then
+		"${kcmd[@]}"
+		return
+	fi
+	"${kcmd[@]}" >>"$KMAKE_LOG" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -30 "$KMAKE_LOG" >&2
+		printf 'error: this command exited %d (the whole log: %s):\n  %s\n' "$rc" "$KMAKE_LOG" \
+			"$(printf '%q ' "${kcmd[@]}")" >&2
+	fi
+	return "$rc"
 }
-# variant_copy_of VARIANT: the variant whose built tree VARIANT's first
-# build starts from, if any.
-variant_copy_of() {
-	case "$1" in
-	c) echo rust ;;
-	kcsan-c) echo kcsan ;;
-	*) return 1 ;;
-	esac
+
+# kconfigure TREE O FRAGMENT...: O/.config from tinyconfig and the
+# fragments kconfig/FRAGMENT.config, merged in that order (output to
+# KMAKE_LOG).
+kconfigure() {
+	local tree=$1 o=$2 f cfgs=()
+	shift 2
+	for f in "$@"; do cfgs+=("$TOP/kconfig/$f.config"); done
+	mkdir -p "$o"
+	kmake "$tree" "$o" -s tinyconfig &&
+		(cd "$o" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" "${cfgs[@]}") \
+			>>"${KMAKE_LOG:-/dev/stderr}" 2>&1 &&
+		kmake "$tree" "$o" -s olddefconfig
 }
-# variant_is_c VARIANT: whether VARIANT builds the C implementation.
-variant_is_c() {
-	[[ " $(variant_fragments "$1") " == *" c "* ]]
+
+# kbuild TREE O [ARG...]: the bootable image, in parallel.
+kbuild() {
+	local tree=$1 o=$2
+	shift 2
+	kmake "$tree" "$o" -j"$(nproc)" "$@" "$(basename "$ARCH_IMAGE")"
 }
 
 # The steps, in order: setup, source and apply (prepare_tree), configure
@@ -154,17 +176,18 @@ build_unlock() {
 }
 
 # The kernel tree we work on: the user's own (KSRC) or the pristine copy.
-# A tree without CLONE_PIDFD_AUTOKILL in its UAPI (older than 7.1) is
+# A tree without CLONE_PIDFD_AUTOKILL in its UAPI (older than MIN_KERNEL) is
 # refused here, before anything is copied or built.
 source_tree() {
 	local src=$PRISTINE what="linux-source-$KVER"
 	if [ -n "${KSRC:-}" ]; then
 		src=$KSRC what="KSRC=$KSRC"
-		[ -f "$src/Makefile" ] && [ -f "$src/Kconfig" ] && [ -d "$src/rust/kernel" ] ||
-			die "$what is not a Linux source tree with Rust support (no Makefile, Kconfig or rust/kernel); point KSRC at a 7.1 or later kernel checkout"
+		if ! [ -f "$src/Makefile" ] || ! [ -f "$src/Kconfig" ] || ! [ -d "$src/rust/kernel" ]; then
+			die "$what is not a Linux source tree with Rust support (no Makefile, Kconfig or rust/kernel); point KSRC at a $MIN_KERNEL or later kernel checkout"
+		fi
 	fi
 	if [ -f "$src/Makefile" ] && ! grep -qw CLONE_PIDFD_AUTOKILL "$src/include/uapi/linux/sched.h" 2>/dev/null; then
-		die "$what is Linux $(tree_version "$src"), older than 7.1 (no CLONE_PIDFD_AUTOKILL in include/uapi/linux/sched.h); the series needs 7.1 or later"
+		die "$what is Linux $(tree_version "$src"), older than $MIN_KERNEL (no CLONE_PIDFD_AUTOKILL in include/uapi/linux/sched.h); the series needs $MIN_KERNEL or later"
 	fi
 	printf '%s\n' "$src"
 }
@@ -181,7 +204,7 @@ tree_version() {
 # set MSR 0x10a".) The answer is cached per QEMU version.
 accel() {
 	local key f
-	key=$(qemu-system-x86_64 --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
+	key=$("$ARCH_QEMU" --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
 	f=$CACHE/accel.$key
 	if [ ! -f "$f" ]; then
 		mkdir -p "$LOGS"

@@ -18,6 +18,8 @@
 # tree is built once without it, below. The next `make kernel` rebuilds
 # the Rust objects as usual.
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/results/record.sh
+. "$TOP/tests/results/record.sh"
 
 S=$TOP/scripts
 M=$TOP/tests/mutants
@@ -33,17 +35,12 @@ out=$KCACHE/mutants
 rm -rf "$out"
 mkdir -p "$out" "$LOGS"
 build_lock
-args=()
-for a in "${KMAKE_ARGS[@]}"; do
-	case "$a" in CLIPPY=*) ;; *) args+=("$a") ;; esac
-done
-# An import or variable a mutant leaves unused is no error (CONFIG_WERROR
-# makes every warning one).
-args+=(KRUSTFLAGS="-A unused")
-export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
-kbuild() {
-	make -C "$tree" O="$O" "${args[@]}" CC="ccache clang-19" -j"$(nproc)" bzImage >"$1" 2>&1
+# mbuild LOG: the mutant kernel, without clippy (CLIPPY= overrides the
+# build's CLIPPY=1); an import or variable a mutant leaves unused is no
+# error (CONFIG_WERROR makes every warning one).
+mbuild() {
+	: >"$1"
+	KMAKE_LOG=$1 kbuild "$tree" "$O" CLIPPY= KRUSTFLAGS="-A unused"
 }
 # The pristine versions of the files the mutants change: the series' own.
 pristine=$out/pristine
@@ -56,7 +53,7 @@ restore() {
 	for f in $files; do cmp -s "$pristine/$f" "$tree/$f" || cp "$pristine/$f" "$tree/$f"; done
 }
 trap restore EXIT
-step "build the unchanged tree without clippy" kbuild "$LOGS/build-mutant.log" ||
+step "build the unchanged tree without clippy" mbuild "$LOGS/build-mutant.log" ||
 	die "the unchanged tree does not build without clippy (log: $LOGS/build-mutant.log)"
 
 host=$out/host-tree
@@ -69,13 +66,13 @@ for id in $ids; do
 	restore
 	python3 "$M/mutants.py" apply "$id" "$tree" || die "mutant $id does not apply"
 	mkdir -p "$out/$id"
-	if ! kbuild "$out/$id/build.log"; then
+	if ! mbuild "$out/$id/build.log" 2>/dev/null; then
 		killed="(does not build: $out/$id/build.log)"
 		survivors=$((survivors + 1))
 	else
-		VM_RWDIR=$out/$id VM_TIMEOUT=${MUTANT_TIMEOUT:-1200} "$S/vm.sh" rust \
+		VM_RWDIR=$out/$id VM_TIMEOUT=${MUTANT_TIMEOUT:-$D_MUTANT_TIMEOUT} "$S/vm.sh" rust \
 			"$M/guest.sh $out/$id $KCACHE/selftests $CARGO_TARGET_DIR/release" \
-			>"$out/$id/suites.txt" 2>"$out/$id/vm.log"
+			>"$out/$id/vm.log" 2>&1
 		# The host test of the rules (tests/rules: the Rust rules against
 		# the C function of the tree, what each case consults included),
 		# on a copy of the project with the mutant in rust-module/.
@@ -88,16 +85,15 @@ for id in $ids; do
 		# test would be checked against (and left built from) this
 		# checkout's unchanged rules.rs.
 		touch "$host/rust-module/kernel/clone_autokill/rules.rs"
-		if CARGO_TARGET_DIR=$out/host-target cargo test -q -p clone-autokill-rules \
-			--manifest-path "$host/Cargo.toml" \
-			>"$out/$id/host-rules.log" 2>&1; then
-			echo "host-rules ok" >>"$out/$id/suites.txt"
-		else
-			echo "host-rules FAILED" >>"$out/$id/suites.txt"
-		fi
-		killed=$(awk '$2 == "FAILED" { printf "%s%s", sep, $1; sep = ", " }' "$out/$id/suites.txt")
-		if ! grep -q ' ok$\| FAILED$' "$out/$id/suites.txt"; then
-			killed="the VM (no suite finished: $out/$id/vm.log)"
+		# Its outcome goes into the mutant's run record, beside the VM's.
+		RECORD_DIR=$out/$id CARGO_TARGET_DIR=$out/host-target record_run host-rules libtest 0 / \
+			cargo test -p clone-autokill-rules --manifest-path "$host/Cargo.toml" -- --show-output || true
+		# What killed it: the suites results.py judges failed, as in make
+		# test (the VM's record and the host's, one record).
+		killed=$(python3 -B "$TOP/tests/results/results.py" failed "$out/$id" rust | paste -sd, | sed 's/,/, /g') ||
+			killed="the results (results.py failed: $out/$id)"
+		if ! grep -q ' kunit ' "$out/$id/runs"; then
+			killed="the VM (no suite ran: $out/$id/vm.log)"
 		fi
 		[ -n "$killed" ] || { killed="SURVIVED"; survivors=$((survivors + 1)); }
 	fi
@@ -106,5 +102,5 @@ done
 restore
 echo
 cat "$table"
-log "$(echo $ids | wc -w) mutants, $survivors survived (outputs in $out)"
+log "$(wc -w <<<"$ids") mutants, $survivors survived (outputs in $out)"
 [ "$survivors" -eq 0 ]

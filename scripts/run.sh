@@ -4,4 +4,4 @@
 . "$(dirname "$0")/lib.sh"
 
 step "cargo build autokill-run" cargo build -q --release -p autokill --manifest-path "$TOP/Cargo.toml"
-"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $CARGO_TARGET_DIR/release/autokill-run $(accel "$BUILD/rust/arch/x86/boot/bzImage" | tr a-z A-Z)"
+"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $CARGO_TARGET_DIR/release/autokill-run $(accel "$BUILD/rust/$ARCH_IMAGE" | tr '[:lower:]' '[:upper:]')"

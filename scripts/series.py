@@ -85,7 +85,8 @@ def touched():
 
 def base(src, repo):
     # The commits need an identity; the caller's, or a neutral one.
-    for var, val in (("GIT_AUTHOR_NAME", "pidfd-autokill"), ("GIT_COMMITTER_NAME", "pidfd-autokill"),
+    for var, val in (("GIT_AUTHOR_NAME", "pidfd-autokill"),
+                     ("GIT_COMMITTER_NAME", "pidfd-autokill"),
                      ("GIT_AUTHOR_EMAIL", "pidfd-autokill@localhost"),
                      ("GIT_COMMITTER_EMAIL", "pidfd-autokill@localhost")):
         os.environ.setdefault(var, val)
@@ -116,10 +117,12 @@ def checkout(src, repo):
                     r = subprocess.run(["git", "-C", repo, "apply", "--reject", diff],
                                        text=True, capture_output=True)
                     rejects = subprocess.run(
-                        ["sh", "-c", "find . -name '*.rej' -exec sh -c 'echo \"--- $1\"; cat \"$1\"' _ {} \\;"],
+                        ["sh", "-c", "find . -name '*.rej' -exec sh -c "
+                         "'echo \"--- $1\"; cat \"$1\"' _ {} \\;"],
                         cwd=repo, text=True, capture_output=True).stdout
                     sys.exit(f"{r.stderr}{rejects}error: c-glue/{item} does not apply to {src} "
-                             "in series order; rebase the diff on this tree (see the rejected hunks above)")
+                             "in series order; rebase the diff on this tree "
+                             "(see the rejected hunks above)")
             else:
                 dst = os.path.join(repo, item)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -144,8 +147,8 @@ def save(repo):
     lines = []
     for n, c in enumerate(commits, 1):
         body = git(repo, "log", "-1", "--format=%B", c)
-        body = "\n".join(l for l in body.rstrip().split("\n")
-                         if not l.startswith("Signed-off-by:")).rstrip() + "\n"
+        body = "\n".join(ln for ln in body.rstrip().split("\n")
+                         if not ln.startswith("Signed-off-by:")).rstrip() + "\n"
         msg = f"msg/{n:04d}.txt"
         open(os.path.join(GLUE, msg), "w").write(body)
         items = []

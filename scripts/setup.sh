@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Install the toolchain: Debian packages, bindgen-cli (pinned, into the
-# cache), virtme-ng (pinned, in a venv in the cache) and the modules of
-# the tree's scripts/spdxcheck.py, which checkpatch.pl runs. Idempotent.
+# cache), virtme-ng and ruff (pinned, in a venv in the cache) and the
+# modules of the tree's scripts/spdxcheck.py, which checkpatch.pl runs.
+# The versions: scripts/harness.py. Idempotent.
 . "$(dirname "$0")/lib.sh"
 
-PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
+L=$LLVM_VERSION
+PKGS=(clang-"$L" lld-"$L" llvm-"$L" libclang-"$L"-dev rustc-web rust-web-src
 	rust-web-clippy rustfmt-web flex bison bc libelf-dev libssl-dev cpio
 	qemu-system-x86 udev ccache rsync python3-venv busybox-static kmod
-	iproute2 libcap-dev libc6-dev)
+	iproute2 libcap-dev libc6-dev shellcheck)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -38,8 +40,10 @@ fi
 
 # scripts/spdxcheck.py (run by checkpatch.pl in a git tree) imports ply
 # and git (GitPython); python3 on PATH is the venv's.
-PYDEPS=(ply==3.11 GitPython==3.1.45)
-if ! "$VENV/bin/python3" -c 'import ply, git' 2>/dev/null; then
+# ruff: the Python linter of make test.
+PYDEPS=(ply==3.11 GitPython==3.1.45 "ruff==$RUFF_VERSION")
+if ! "$VENV/bin/python3" -c 'import ply, git' 2>/dev/null ||
+	[ "$("$VENV/bin/ruff" --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]; then
 	step "pip install ${PYDEPS[*]} into $VENV" "$VENV/bin/pip" install -q "${PYDEPS[@]}" ||
 		die "pip install ${PYDEPS[*]} failed; check pip's index access and rerun 'make setup'"
 fi

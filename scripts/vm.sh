@@ -6,44 +6,41 @@
 # Exits with the guest command's status. KVM is used only when a short
 # probe boot proves it works on this machine; otherwise TCG. A boot that
 # fails or hangs ends after VM_TIMEOUT seconds with the console tail.
-# Environment: VM_TIMEOUT (default 1800), VM_MEMORY (2G), VM_CPUS (2),
-# VM_RWDIR (a host directory the guest may write, at the same path),
-# VM_QEMU_OPTS (more QEMU options, e.g. "-icount shift=0,sleep=off"),
-# VM_APPEND (more kernel command line, e.g. "no5lvl").
+# Environment: VM_TIMEOUT, VM_MEMORY, VM_CPUS, VM_QEMU_OPTS (e.g. "-icount
+# shift=0,sleep=off"), VM_APPEND, VM_ACCEL (the list with defaults: `make
+# help`), and VM_RWDIR (a host directory the guest may write, at the same
+# path).
 . "$(dirname "$0")/lib.sh"
 
 variant=${1:?usage: vm.sh VARIANT [COMMAND]}
 shift
 cmd=${1:-}
-image=$BUILD/$variant/arch/x86/boot/bzImage
+image=$BUILD/$variant/$ARCH_IMAGE
 [ -f "$image" ] || die "no $variant kernel at $image; run 'make kernel' (or kernel-c/kernel-debug) first"
 command -v vng >/dev/null || die "virtme-ng is not installed; run 'make setup'"
 mkdir -p "$LOGS"
 
-vng_args=(--run "$image" --memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --force-9p
+vng_args=(--run "$image" --memory "${VM_MEMORY:-$D_VM_MEMORY}" --cpus "${VM_CPUS:-$D_VM_CPUS}" --force-9p
 	--disable-microvm --cwd "$PWD")
 [ -n "${VM_RWDIR:-}" ] && vng_args+=(--rwdir "$VM_RWDIR")
 [ -n "${VM_QEMU_OPTS:-}" ] && vng_args+=(--qemu-opts="$VM_QEMU_OPTS")
-# The debug kernel boots with four-level paging, wherever it is booted:
-# QEMU's CPU offers LA57, and identify_cpu() clears boot_cpu_data's
-# capabilities (LA57 among them) with interrupts on; an interrupt in that
-# window has KASAN take a direct-map address for a wild one ("BUG: KASAN:
-# wild-memory-access in do_raw_spin_lock" from handle_edge_irq(), seen on
-# the 7.2.12 debug kernel). Upstream code, not a path of ours.
-[ "$variant" = debug ] && vng_args+=(--append no5lvl)
+# The variant's own kernel command line, wherever it is booted
+# (scripts/harness.py says why).
+append=$(variant "$variant" append) || exit 1
+[ -n "$append" ] && vng_args+=(--append "$append")
 [ -n "${VM_APPEND:-}" ] && vng_args+=(--append "$VM_APPEND")
 
 a=${VM_ACCEL:-$(accel "$image")}
 [ "$a" = tcg ] && vng_args+=(--disable-kvm)
 printf '==> booting the %s kernel (%s) under %s\n' "$variant" "$(cat "$BUILD/$variant/include/config/kernel.release" 2>/dev/null)" \
-	"$(echo "$a" | tr a-z A-Z)" >&2
+	"$(echo "$a" | tr '[:lower:]' '[:upper:]')" >&2
 printf '%s\n' "$a" >"$CACHE/last-accel"
 
 if [ -z "$cmd" ]; then
 	exec vng "${vng_args[@]}"
 fi
 
-timeout=${VM_TIMEOUT:-1800}
+timeout=${VM_TIMEOUT:-$D_VM_TIMEOUT}
 set +e
 # Through a pipe: virtme-ng reopens its standard output, which on a regular
 # file would write over what came before.

@@ -99,7 +99,8 @@ def main():
                 p = f"{tree}/{path}"
                 text = open(p).read()
                 if text.count(old + "\n") != 1:
-                    sys.exit(f"error: mutant {mid}: the line to change is not in {path} exactly once")
+                    sys.exit(f"error: mutant {mid}: the line to change is not in {path} "
+                             "exactly once")
                 open(p, "w").write(text.replace(old + "\n", new + "\n"))
                 return
         sys.exit(f"error: no mutant {mid}")

@@ -31,6 +31,9 @@ few times at most (RERUN_OF names the first run): passing then makes it
 `flaky`, failing every time a failure.
 
     results.py reruns DIR           what guest.sh runs again, one line each
+    results.py failed DIR KERNEL    the suites of one results directory
+                                    that failed, one name each (make
+                                    mutants: what killed a mutant)
     results.py report RESULTS VARIANT...
                                     the failures, the comparison of every
                                     kernel with the C kernel, the table and
@@ -46,23 +49,19 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kunit_adapter as kp  # noqa: E402
+from kunit_adapter import Unavailable, harness  # noqa: E402,F401
+
 PASS, FAIL, SKIP, FLAKY = 'pass', 'fail', 'skip', 'flaky'
 
-# The KUnit suites each kernel must run at boot. Other suites that run
-# are parsed and counted as well; only these are a failure when absent.
-KUNIT_SUITES = {
-    'rust': ('clone_autokill', 'pidfs_autokill', 'rust_kernel_pid',
-             'rust_kernel_task', 'rust_kernel_capability'),
-    'c': ('rust_kernel_pid', 'rust_kernel_task', 'rust_kernel_capability'),
-    'debug': ('clone_autokill', 'pidfs_autokill', 'rust_kernel_pid',
-              'rust_kernel_task', 'rust_kernel_capability',
-              'rust_doctests_kernel'),
-}
-KUNIT_SUITES['kcsan'] = KUNIT_SUITES['rust']
-KUNIT_SUITES['kcsan-c'] = KUNIT_SUITES['c']
-
-# The kernels built with the C implementation (the option off).
-C_KERNELS = ('c', 'kcsan-c')
+# The kernel variants (scripts/harness.py): the KUnit suites each must run
+# at boot (others that run are parsed and counted as well; only these are a
+# failure when absent), which are built with the C implementation (the
+# option off), and the baseline every other kernel is compared with.
+KUNIT_SUITES = {n: v.kunit_suites for n, v in harness.VARIANTS.items()}
+C_KERNELS = harness.C_VARIANTS
+BASELINE = harness.BASELINE
 
 # What names the series' code in a KCSAN report: the C helpers the Rust
 # code calls, the Rust symbols of the series' abstractions (mangled:
@@ -98,27 +97,27 @@ KNOWN_SKIPS = {
 
 # Programs some kernels do not run (guest.sh SELFTEST_NOT_RUN), with the
 # reason; reported as skipped there and left out of the comparison.
-NOT_RUN = {
-    'pidfd/pidfd_test': (
-        'not run on the debug kernel: its recycled-pid case forks 32768 '
-        'times in a new pid namespace before it skips (3 to 5 minutes on '
-        'the Rust and C kernels under TCG, over 20 on the debug kernel); it '
-        'runs on the Rust and C kernels'),
-    'pidfd/pidfd_poll_test': (
-        'not run on the debug kernel: its 10000 exec-while-polling rounds '
-        'take 13 minutes there (30 s on the Rust and C kernels under TCG); '
-        'it runs on the Rust and C kernels'),
-}
+NOT_RUN = harness.NOT_RUN
 
 # Suites whose cases must give the same verdict on every kernel as on the
 # C kernel (by name prefix).
 COMPARED = ('pidfd/', 'clone3/', 'conformance', 'fault')
 
-# The kernels whose outcome of every injected fault (fault.calls) must be
-# the C kernel's, line by line: those built with the same options. On the
-# debug kernel kmemleak, KASAN and the stack depot allocate too, so its
+# The kernels whose outcome of every injected fault (FAULT_RUN.calls) must
+# be the baseline's, line by line: those built with the same options. On
+# the debug kernel kmemleak, KASAN and the stack depot allocate too, so its
 # fault points are others (its fault suite still runs, with --kmemleak).
-FAULT_COMPARED = ('rust',)
+FAULT_COMPARED = tuple(n for n, v in harness.VARIANTS.items()
+                       if v.fault_compared)
+
+# The run names and files both sides of the run record agree on
+# (tests/vm/guest.sh writes them): upstream selftests are
+# SELFTEST_PREFIX + COLLECTION/PROGRAM; a run NAME whose outcome of each
+# call is compared across kernels leaves NAME + CALLS next to its log.
+SELFTEST_PREFIX = 'selftests/'
+CALLS = '.calls'
+FUZZ_RUNS = ('fuzz-root', 'fuzz-unprivileged')
+FAULT_RUN = 'fault'
 
 # Cases only some kernels have by design, left out of the comparison of
 # verdicts: the kmemleak line of the fault suite (--kmemleak, debug only).
@@ -154,73 +153,12 @@ class Suite:
         self.cases.append(Case(name, FAIL, detail))
 
 
-# --- kunit_parser, from the kernel tree -------------------------------------
-
-class Unavailable(Exception):
-    """kunit_parser cannot be imported; the message says why."""
-
-
-def kernel_trees() -> List[str]:
-    """The trees to take kunit_parser from: $AUTOKILL_KUNIT_TREES (colon
-    separated), else the working tree, then the pristine source (or KSRC)."""
-    if os.environ.get('AUTOKILL_KUNIT_TREES'):
-        return os.environ['AUTOKILL_KUNIT_TREES'].split(':')
-    cache = os.environ.get('AUTOKILL_CACHE') or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or
-        os.path.expanduser('~/.cache'), 'pidfd-autokill-rust')
-    trees = [os.path.join(cache, 'work', 'linux')]
-    if os.environ.get('KSRC'):
-        trees.append(os.environ['KSRC'])
-    trees.append(os.path.join(cache, 'src',
-                              'linux-' + (os.environ.get('KVER') or '7.3')))
-    return trees
-
-
-_kunit = None
-
-
-def kunit():
-    """The kunit_parser module of the first tree that has one."""
-    global _kunit
-    if _kunit is None:
-        for tree in kernel_trees():
-            d = os.path.join(tree, 'tools', 'testing', 'kunit')
-            if os.path.isfile(os.path.join(d, 'kunit_parser.py')):
-                sys.path.insert(0, d)
-                sys.dont_write_bytecode = True
-                import kunit_parser
-                _kunit = kunit_parser
-                break
-        else:
-            raise Unavailable('no tools/testing/kunit/kunit_parser.py in ' +
-                              ' or '.join(kernel_trees()))
-    return _kunit
-
-
-def _recorder():
-    """A kunit_printer.Printer that keeps the parser's error messages."""
-    import kunit_printer
-
-    class Recorder(kunit_printer.Printer):
-        def __init__(self):
-            super().__init__(print=False)
-            self.errors = []
-
-        def print_with_timestamp(self, message: str) -> None:
-            m = re.match(r'\[ERROR\] Test: (.*)$', message)
-            if m:
-                self.errors.append(m.group(1))
-
-    return Recorder()
-
-
 # --- the formats -------------------------------------------------------------
 
 def _leaves(test, prefix: str) -> Iterable[Tuple[str, object]]:
-    kp = kunit()
     for i, sub in enumerate(test.subtests, 1):
         name = sub.name or sub.skip_reason or f'#{i}'
-        if sub.status == kp.TestStatus.TEST_CRASHED and not sub.name:
+        if sub.status == kp.status().TEST_CRASHED and not sub.name:
             name = f'#{i} (no result: the output ends before it)'
         full = f'{prefix}{name}'
         if sub.subtests:
@@ -229,7 +167,7 @@ def _leaves(test, prefix: str) -> Iterable[Tuple[str, object]]:
 
 
 def _verdict(test) -> str:
-    st = kunit().TestStatus
+    st = kp.status()
     if test.status == st.SUCCESS:
         return PASS
     if test.status == st.SKIPPED:
@@ -238,8 +176,8 @@ def _verdict(test) -> str:
 
 
 def _detail(test) -> str:
-    lines = [l.strip() for l in test.log if l.strip() and
-             not re.match(r'#\s+(RUN|OK|FAIL)\s', l.strip())]
+    lines = [ln.strip() for ln in test.log if ln.strip() and
+             not re.match(r'#\s+(RUN|OK|FAIL)\s', ln.strip())]
     return ' | '.join(lines[-6:])
 
 
@@ -249,37 +187,33 @@ def parse_ktap(text: str, plan: Optional[int] = None):
     what the parser found wrong (missing lines, a plan mismatch, no
     output); main: kunit_parser's top-level Test (None without output).
     plan: the plan of a program that prints none (PLANLESS)."""
-    kp = kunit()
     lines = text.splitlines()
     problems = []
-    if not any(kp.KTAP_START.match(l) or kp.TAP_START.match(l)
-               for l in lines):
+    if not any(kp.is_version(ln) for ln in lines):
         # The version line only marks where TAP starts (pidfd_open_test
         # and pidfd_poll_test print none); results and plan still count.
         head = ['TAP version 13']
-        if plan is not None and not any(kp.TEST_PLAN.match(l) for l in lines):
+        if plan is not None and not any(kp.is_plan(ln) for ln in lines):
             head.append(f'1..{plan}')
-        if any(kp.TEST_RESULT.match(l) or kp.TEST_PLAN.match(l)
-               for l in lines):
+        if any(kp.is_result(ln) or kp.is_plan(ln) for ln in lines):
             lines = head + lines
-    rec = _recorder()
-    stream = kp.extract_tap_lines(lines)
-    if not stream:
+    parsed = kp.parse(lines)
+    main = parsed.main
+    if main is None:
         return [], ['no KTAP or TAP output'], None
-    main = kp.parse_test(stream, 0, [], False, rec)
     if main.expected_count is None:
         problems.append('no plan (1..N): missing results cannot be told')
-    numbering = [e for e in rec.errors if ': Expected test number ' in e]
+    numbering = [e for e in parsed.errors if ': Expected test number ' in e]
     if numbering:
         # One missing or repeated line shifts every number after it.
         problems.append(f'{len(numbering)} result line(s) out of sequence, '
                         f'first {numbering[0].replace("main: ", "", 1)}')
-    for e in rec.errors:
+    for e in parsed.errors:
         if e.endswith('missing expected subtest!') or e in numbering:
             continue  # the first: the crashed placeholder cases below
         problems.append(e.replace('main: ', '', 1))
-    extra = [l for l in stream if kp.TEST_RESULT.match(l) and
-             not l.startswith(' ')]
+    extra = [ln for ln in parsed.rest if kp.is_result(ln) and
+             not ln.startswith(' ')]
     if extra:
         problems.append(f'{len(extra)} result line(s) beyond the plan '
                         f'1..{main.expected_count}: {extra[0].strip()}')
@@ -288,7 +222,7 @@ def parse_ktap(text: str, plan: Optional[int] = None):
         if t.subtests:
             # A crash shows as missing lines (problems); a suite can also
             # fail on its own, after its cases (KUnit's suite_exit).
-            if t.status == kp.TestStatus.FAILURE and all(
+            if t.status == kp.status().FAILURE and all(
                     s.ok_status() for s in t.subtests):
                 tests.append((name, FAIL, 'the suite failed: ' + _detail(t)))
             continue
@@ -392,7 +326,7 @@ def parse_libtest(text: str):
                     len(tests[section][1]) < 400:
                 tests[section][1] += (' | ' if tests[section][1] else '') + \
                     line.strip()
-    results = sum(1 for l in text.splitlines() if LIBTEST_RESULT.match(l))
+    results = sum(1 for ln in text.splitlines() if LIBTEST_RESULT.match(ln))
     if binaries == 0:
         problems.append('no "running N tests" line: no test binary ran')
     if ran != planned:
@@ -454,7 +388,7 @@ def kunit_suites(kernel: str, text: str, expected: Iterable[str],
 
 
 def dmesg_suite(suite: Suite, text: str) -> None:
-    splats = [l for l in text.splitlines() if SPLATS.search(l)]
+    splats = [ln for ln in text.splitlines() if SPLATS.search(ln)]
     if splats:
         suite.fail('no warnings', f'{len(splats)} lines: ' +
                    ' | '.join(splats[:5]))
@@ -481,7 +415,7 @@ def kcsan_suite(suite: Suite, text: str, kernel: str) -> None:
         if report:
             if line.startswith('=' * 10):
                 title = KCSAN_REPORT.search(report[0]).group(0)[5:]
-                if any(is_ours(l) for l in report):
+                if any(is_ours(ln) for ln in report):
                     ours.append(title)
                 else:
                     others[title] = others.get(title, 0) + 1
@@ -560,8 +494,8 @@ def _read(path: str) -> str:
 
 def suite_name(run_name: str) -> str:
     n = run_name
-    if n.startswith('selftests/'):
-        n = n[len('selftests/'):]
+    if n.startswith(SELFTEST_PREFIX):
+        n = n[len(SELFTEST_PREFIX):]
     return n
 
 
@@ -654,7 +588,7 @@ def reruns(d: str) -> List[Tuple[str, str]]:
     out = []
     for r in read_runs(d):
         if r.rerun_of or r.format != 'ktap' or \
-                not r.name.startswith('selftests/'):
+                not r.name.startswith(SELFTEST_PREFIX):
             continue
         text = _read(r.log)
         s = Suite(suite_name(r.name), '')
@@ -707,7 +641,7 @@ def compare_fuzz(ref_path: str, other_path: str, kernel: str):
         mism.append(f'no calls in {other_path}')
     if len(ref) < len(oth):
         mism.append(f'c ran {len(ref)} calls, {kernel} {len(oth)}')
-    for a, b in zip(ref, oth):
+    for a, b in zip(ref, oth, strict=False):  # the other may run fewer
         if a != b:
             mism.append(f'c: {a} | {kernel}: {b}')
     return len(oth), mism
@@ -742,25 +676,25 @@ def report(results: str, variants: List[str], out=sys.stdout) -> int:
             s.fail('(harness)', f'no results in {os.path.join(results, v)}')
             per_kernel[v] = [s]
         suites += per_kernel[v]
-    if 'c' in per_kernel:
+    if BASELINE in per_kernel:
         for v in variants:
-            if v == 'c':
+            if v == BASELINE:
                 continue
-            n, mism = compare_verdicts(per_kernel['c'], per_kernel[v], v)
+            n, mism = compare_verdicts(per_kernel[BASELINE], per_kernel[v], v)
             suites.append(_differ('differential-verdicts', v, n, mism,
                                   'cases'))
-            for f in ('fuzz-root', 'fuzz-unprivileged'):
-                a = os.path.join(results, 'c', f + '.calls')
-                b = os.path.join(results, v, f + '.calls')
+            for f in FUZZ_RUNS:
+                a = os.path.join(results, BASELINE, f + CALLS)
+                b = os.path.join(results, v, f + CALLS)
                 if os.path.exists(a) or os.path.exists(b):
                     n, mism = compare_fuzz(a, b, v)
                     suites.append(_differ('differential-' + f, v, n, mism,
                                           'calls'))
-            a = os.path.join(results, 'c', 'fault.calls')
-            b = os.path.join(results, v, 'fault.calls')
+            a = os.path.join(results, BASELINE, FAULT_RUN + CALLS)
+            b = os.path.join(results, v, FAULT_RUN + CALLS)
             if v in FAULT_COMPARED and (os.path.exists(a) or os.path.exists(b)):
                 n, mism = compare_lines(a, b, v)
-                suites.append(_differ('differential-fault', v, n, mism,
+                suites.append(_differ('differential-' + FAULT_RUN, v, n, mism,
                                       'fault outcomes'))
 
     # What failed, was flaky or skipped for a known reason.
@@ -837,9 +771,15 @@ def main(argv: List[str]) -> int:
         for name, opt in reruns(argv[1]):
             print(f'{name} {opt}'.rstrip())
         return 0
+    if len(argv) == 3 and argv[0] == 'failed':
+        kp.module()
+        for s in load(argv[1], argv[2]):
+            if s.count(FAIL):
+                print(s.name)
+        return 0
     if len(argv) >= 2 and argv[0] in ('report', 'timing'):
         try:
-            kunit()
+            kp.module()
         except Unavailable as e:
             print(f'cannot read the results: {e}', file=sys.stderr)
             return 1

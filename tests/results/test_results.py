@@ -14,13 +14,15 @@ import os
 import shutil
 import sys
 import tempfile
-import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 import results as R  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(HERE))
+import ktap_unittest  # noqa: E402
 
 DATA = os.path.join(HERE, 'testdata')
 
@@ -47,7 +49,7 @@ def problems(s):
 class WithParser(unittest.TestCase):
     def setUp(self):
         try:
-            R.kunit()
+            R.kp.module()
         except R.Unavailable as e:
             self.skipTest(str(e))
 
@@ -332,13 +334,13 @@ class ResultsDir(WithParser):
         self.assertEqual(rc, 0, out)
         self.assertEqual(lines[-1], '80 passed, 0 failed, 174 skipped')
         self.assertIn('4 flaky', lines[-2])
-        row = [l for l in lines if l.startswith('pidfd/pidfd_autoreap_test ')][0]
+        row = [ln for ln in lines if ln.startswith('pidfd/pidfd_autoreap_test ')][0]
         self.assertEqual(row.split()[1:], ['-', '15/0/0/4', '19/0/0/0'])
-        row = [l for l in lines if l.startswith('build ')][0]
+        row = [ln for ln in lines if ln.startswith('build ')][0]
         self.assertEqual(row.split()[1:], ['-', '1/0/0/0', '1/0/0/0'])
-        self.assertTrue(any(l.startswith('FLAKY: pidfd/pidfd_autoreap_test@rust: '
-                                         'global.autoreap_basic') for l in lines))
-        self.assertTrue(any(l.startswith('differential-verdicts ') for l in lines))
+        self.assertTrue(any(ln.startswith('FLAKY: pidfd/pidfd_autoreap_test@rust: '
+                                         'global.autoreap_basic') for ln in lines))
+        self.assertTrue(any(ln.startswith('differential-verdicts ') for ln in lines))
 
     def test_report_mismatch(self):
         for k in ('rust', 'c'):
@@ -368,7 +370,7 @@ class ResultsDir(WithParser):
             self.fault(k, same if k != 'debug' else 'other points\n')
         rc, out = self.report(['rust', 'c', 'debug'])
         self.assertEqual(rc, 0, out)
-        row = [l for l in out.splitlines() if l.startswith('differential-fault ')]
+        row = [ln for ln in out.splitlines() if ln.startswith('differential-fault ')]
         # Columns rust, c, debug: the debug kernel's fault points are its
         # own, not compared.
         self.assertEqual(row[0].split()[1:], ['1/0/0/0', '-', '-'])
@@ -380,7 +382,7 @@ class ResultsDir(WithParser):
             '1..1', '1..2') + 'ok 2 - kmemleak\n')
         rc, out = self.report(['c', 'debug'])
         self.assertEqual(rc, 0, out)
-        row = [l for l in out.splitlines() if l.startswith('differential-verdicts ')]
+        row = [ln for ln in out.splitlines() if ln.startswith('differential-verdicts ')]
         self.assertEqual(row[0].split()[1:], ['-', '1/0/0/0'])
 
     def test_suite_missing_on_one_kernel(self):
@@ -414,7 +416,7 @@ class ResultsDir(WithParser):
         self.assertEqual(rc, 0, out)
         self.assertIn('skip: pidfd/pidfd_test@debug: not run: not run on the '
                       'debug kernel', out)
-        row = [l for l in out.splitlines() if l.startswith('pidfd/pidfd_test ')][0]
+        row = [ln for ln in out.splitlines() if ln.startswith('pidfd/pidfd_test ')][0]
         self.assertEqual(row.split()[-1], '0/0/1/0')
 
     def test_no_results(self):
@@ -472,57 +474,58 @@ class ResultsDir(WithParser):
         self.assertIn('BUG: kernel NULL pointer', s.cases[0].detail)
 
 
-class Ktap(unittest.TestResult):
-    """Prints each result as KTAP as it comes."""
+class RecordContract(WithParser):
+    """The writer (record.sh, which guest.sh, test.sh and make mutants
+    source) and the reader (results.py) of the run record agree."""
 
-    def __init__(self, out):
-        super().__init__()
-        self.out = out
-        self.n = 0
+    def setUp(self):
+        super().setUp()
+        self.d = tempfile.mkdtemp()
 
-    def name(self, test):
-        return f'{type(test).__name__}.{test._testMethodName}'
+    def tearDown(self):
+        shutil.rmtree(self.d)
 
-    def result(self, test, ok, directive=''):
-        self.n += 1
-        print(f'{"ok" if ok else "not ok"} {self.n} {self.name(test)}{directive}',
-              file=self.out, flush=True)
+    def record(self, script):
+        import subprocess
+        subprocess.run(['bash', '-c', f'. {HERE}/record.sh && record_init "$1" && ' + script,
+                        'bash', self.d, DATA], check=True)
 
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.result(test, True)
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self.result(test, True, f' # SKIP {reason}')
-
-    def _fail(self, test, err):
-        for line in ''.join(traceback.format_exception(*err)).splitlines():
-            print(f'# {line}', file=self.out)
-        self.result(test, False)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._fail(test, err)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._fail(test, err)
+    def test_written_and_read(self):
+        self.record('record_run selftests/pidfd/pidfd_autoreap_test ktap 60 "$2" '
+                    'cat kselftest-fail.log; '
+                    'RERUN_OF=selftests/pidfd/pidfd_autoreap_test record_run '
+                    'selftests/pidfd/pidfd_autoreap_test.rerun1 ktap 0 "$2" '
+                    'cat kselftest-pass.log; '
+                    'record_run kunit kunit 60 "$2" cat kunit-boot-rust.log; '
+                    'record_note selftests/pidfd/pidfd_poll_test notrun 0 why; '
+                    'record_run conformance ktap 60 / sh -c "exit 3"; true')
+        runs = R.read_runs(self.d)
+        self.assertEqual([(r.name, r.format, r.rc, r.rerun_of) for r in runs], [
+            ('selftests/pidfd/pidfd_autoreap_test', 'ktap', 0, ''),
+            ('selftests/pidfd/pidfd_autoreap_test.rerun1', 'ktap', 0,
+             'selftests/pidfd/pidfd_autoreap_test'),
+            ('kunit', 'kunit', 0, ''),
+            ('selftests/pidfd/pidfd_poll_test', 'notrun', 0, ''),
+            ('conformance', 'ktap', 3, '')])
+        self.assertTrue(all(os.path.isfile(r.log) for r in runs))
+        out = io.StringIO()
+        sys.stdout, old = out, sys.stdout
+        try:
+            R.main(['failed', self.d, 'rust'])
+        finally:
+            sys.stdout = old
+        # The selftest's failures all passed on their own (flaky); the
+        # conformance suite printed nothing and exited 3.
+        self.assertEqual(out.getvalue().split(), ['conformance'])
 
 
 def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    print('KTAP version 1')
     try:
-        R.kunit()
+        R.kp.module()
+        head = f'kunit_parser of {R.kp.tree()}'
     except R.Unavailable as e:
-        print(f'skipped: {e}')
-    print(f'1..{suite.countTestCases()}')
-    result = Ktap(sys.stdout)
-    suite.run(result)
-    print(f'# passed {result.testsRun - len(result.failures) - len(result.errors) - len(result.skipped)} '
-          f'failed {len(result.failures) + len(result.errors)} skipped {len(result.skipped)}')
-    return 0 if result.wasSuccessful() else 1
+        head = f'skipped: {e}'
+    return ktap_unittest.run(sys.modules[__name__], head)
 
 
 if __name__ == '__main__':

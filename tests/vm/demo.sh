@@ -12,8 +12,8 @@ alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2
 
 # child_of PID: the pid of PID's only child, waiting for it to appear.
 child_of() {
-	local i c
-	for i in $(seq 100); do
+	local _ c
+	for _ in $(seq 100); do
 		c=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
 		[ -n "$c" ] && { echo "${c%% *}"; return; }
 		sleep 0.05
@@ -22,8 +22,8 @@ child_of() {
 
 # gone PID: wait up to 5 s for PID to disappear.
 gone() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		alive "$1" || return 0
 		sleep 0.05
 	done

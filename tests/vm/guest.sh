@@ -5,10 +5,8 @@
 # host.
 # Usage: guest.sh OUTDIR
 #
-# Each run leaves OUTDIR/NAME.log (standard output and error, to a file:
-# processes a test leaves behind cannot hold it open as they would a pipe)
-# and a line "NAME FORMAT EXIT_STATUS MILLISECONDS [RERUN_OF]" in
-# OUTDIR/runs. Environment:
+# Each run leaves OUTDIR/NAME.log and a line in OUTDIR/runs
+# (tests/results/record.sh writes both). Environment:
 #   AUTOKILL_SELFTESTS  the built kselftests: COLLECTION/PROGRAM and the list
 #                       "COLLECTION:PROGRAM" in kselftest-list.txt
 #   SELFTEST_TIMEOUT    seconds per selftest program (1200)
@@ -30,24 +28,17 @@
 set -u
 
 out=${1:?usage: guest.sh OUTDIR}
-results_py=$(cd "$(dirname "$0")/../results" && pwd)/results.py
-mkdir -p "$out"
-: >"$out/runs"
+here=$(cd "$(dirname "$0")" && pwd)
+results_py=$here/../results/results.py
+# shellcheck source=tests/results/record.sh
+. "$here/../results/record.sh"
+record_init "$out"
 export PYTHONDONTWRITEBYTECODE=1
 
-# run NAME FORMAT TIMEOUT DIR CMD...: CMD in DIR, its output in NAME.log;
-# returns CMD's exit status. RERUN_OF=NAME marks a rerun of the run NAME.
+# run NAME FORMAT TIMEOUT DIR CMD...: record_run, its name on the console.
 run() {
-	local name=$1 format=$2 limit=$3 dir=$4 t0 rc
-	shift 4
-	mkdir -p "$(dirname "$out/$name")"
-	echo "== $name"
-	t0=${EPOCHREALTIME//[.,]/}
-	(cd "$dir" && exec timeout -k 10 "$limit" "$@") >"$out/$name.log" 2>&1 </dev/null
-	rc=$?
-	printf '%s %s %d %d %s\n' "$name" "$format" "$rc" $(((${EPOCHREALTIME//[.,]/} - t0) / 1000)) \
-		"${RERUN_OF:-}" >>"$out/runs"
-	return "$rc"
+	echo "== $1"
+	record_run "$@"
 }
 
 # job CMD...: CMD, in the background while fewer than SELFTEST_JOBS jobs
@@ -74,8 +65,7 @@ want() {
 echo "== kernel $(uname -r)"
 # Which implementation serves the hooks (the Rust one has its own symbols),
 # and the KUnit suites that ran at boot.
-grep -i autokill /proc/kallsyms >"$out/implementation.log"
-printf 'implementation kallsyms 0 0\n' >>"$out/runs"
+run implementation kallsyms 60 / grep -i autokill /proc/kallsyms
 want kunit && run kunit kunit 60 / dmesg --notime
 
 # The kernel's own pidfd and clone3 selftests, each from its own directory
@@ -92,9 +82,7 @@ if [ -n "$st" ] && want selftests; then
 		case " ${SELFTEST_NOT_RUN:-} " in
 		*" $coll:$prog "*)
 			# Reported as skipped, with the reason, not as passed.
-			mkdir -p "$out/selftests/$coll"
-			echo "SELFTEST_NOT_RUN" >"$out/selftests/$coll/$prog.log"
-			printf 'selftests/%s/%s notrun 0 0\n' "$coll" "$prog" >>"$out/runs"
+			record_note "selftests/$coll/$prog" notrun 0 SELFTEST_NOT_RUN
 			continue
 			;;
 		esac
