@@ -138,7 +138,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # step NAME CMD...: print one line when a long step starts and its duration
-# when it ends.
+# when it ends; on failure also the command, as kunit.py prints it.
 step() {
 	local name=$1 t0 rc
 	shift
@@ -149,7 +149,8 @@ step() {
 	rc=$?
 	set -e
 	if [ "$rc" -ne 0 ]; then
-		printf '==> %s failed after %ss\n' "$name" $(( $(date +%s) - t0 )) >&2
+		printf '==> %s failed after %ss (exit %d): %s\n' "$name" $(( $(date +%s) - t0 )) "$rc" \
+			"$(printf '%q ' "$@")" >&2
 		return "$rc"
 	fi
 	printf '==> %s done in %ss\n' "$name" $(( $(date +%s) - t0 )) >&2
