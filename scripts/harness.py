@@ -11,6 +11,7 @@ scripts/lib.sh (`eval "$(harness.py shell)"`) and query a variant with
     harness.py kernel                the default KVER
     harness.py variant NAME FIELD    one field of a kernel variant (FIELD
                                      shell: all, as v_FIELD=VALUE lines)
+    harness.py arch NAME             an architecture, as a_FIELD=VALUE lines
     harness.py check                 the tables' own rules
     harness.py knobs                 every environment knob, documented
 """
@@ -62,25 +63,52 @@ def cache() -> str:
 
 @dataclass(frozen=True)
 class Arch:
+    """An architecture Rust-for-Linux supports (HAVE_RUST in its Kconfig)."""
     name: str
     # ARCH= of the kernel's make.
     karch: str
-    # The image virtme-ng boots, relative to the build directory.
-    image: str
-    # kunit.py's --arch.
+    # kunit.py's --arch (a file of tools/testing/kunit/qemu_configs/, or um).
     kunit: str
-    # The QEMU system emulator.
-    qemu: str
+    # The QEMU system emulator kunit.py runs (None: UML, or none here),
+    # and the Debian package that has it.
+    qemu: Optional[str] = None
+    qemu_package: Optional[str] = None
+    # The image virtme-ng boots, relative to the build directory (only the
+    # architectures the harness boots with virtme-ng).
+    image: Optional[str] = None
     # The Rust target of the programs the guest runs.
-    rust_target: str
+    rust_target: Optional[str] = None
+    # More kconfig than the .kunitconfig, for HAVE_RUST (arch/*/Kconfig).
+    kconfig: Tuple[str, ...] = ()
+    # Why it is built but not run here (None: it runs).
+    no_run: Optional[str] = None
 
 
-# The architectures the harness builds and boots. The architecture matrix
-# of Rust-for-Linux adds one entry each.
+# The architectures of `make matrix`, one entry each; the harness builds
+# and boots DEFAULT_ARCH. Every cross build uses clang/LLVM (LLVM=-N
+# ARCH=...), no GNU cross toolchain.
 ARCHES: Dict[str, Arch] = {a.name: a for a in (
-    Arch('x86_64', karch='x86_64', image='arch/x86/boot/bzImage',
-         kunit='x86_64', qemu='qemu-system-x86_64',
+    Arch('x86_64', karch='x86_64', kunit='x86_64', qemu='qemu-system-x86_64',
+         qemu_package='qemu-system-x86', image='arch/x86/boot/bzImage',
          rust_target='x86_64-unknown-linux-gnu'),
+    Arch('um', karch='um', kunit='um'),
+    Arch('arm64', karch='arm64', kunit='arm64', qemu='qemu-system-aarch64',
+         qemu_package='qemu-system-arm', rust_target='aarch64-unknown-linux-gnu'),
+    # HAVE_RUST: ARMv7, little endian, no KASAN; the qemu_config's virt
+    # machine is ARMv7.
+    Arch('arm', karch='arm', kunit='arm', qemu='qemu-system-arm',
+         qemu_package='qemu-system-arm'),
+    # HAVE_RUST: riscv64 with clang only (LLVM=-N gives that).
+    Arch('riscv', karch='riscv', kunit='riscv', qemu='qemu-system-riscv64',
+         qemu_package='qemu-system-misc'),
+    Arch('loongarch', karch='loongarch', kunit='loongarch',
+         qemu='qemu-system-loongarch64', qemu_package='qemu-system-misc'),
+    # HAVE_RUST: PPC64 little endian (and PPC32).
+    Arch('powerpc', karch='powerpc', kunit='powerpcle', qemu='qemu-system-ppc64',
+         qemu_package='qemu-system-ppc'),
+    # HAVE_RUST: !EXPOLINE. (qemu-system-misc provides qemu-system-s390x.)
+    Arch('s390', karch='s390', kunit='s390', qemu='qemu-system-s390x',
+         qemu_package='qemu-system-misc', kconfig=('CONFIG_EXPOLINE=n',)),
 )}
 DEFAULT_ARCH = 'x86_64'
 
@@ -233,6 +261,7 @@ KNOBS = (
     ('BENCH_SCALE', '0.4', 'make bench: multiplies every case\'s iterations'),
     ('BENCH_CHECK', None, 'make bench: 1 for only the check that the clock counts'),
     ('MUTANTS', None, 'make mutants: the mutants to plant (all)'),
+    ('MATRIX_ARCHES', ' '.join(ARCHES), 'make matrix: the architectures'),
     ('MUTANT_TIMEOUT', '1200', 'make mutants: seconds a mutant\'s VM may run'),
     ('OUT', None, 'make patches: the output directory (the cache\'s patches/)'),
     ('KSUITES', 'trixie-backports sid', 'make source: the Debian suites searched, in order'),
@@ -266,6 +295,7 @@ def shell() -> str:
         'ARCH_KUNIT': ARCHES[DEFAULT_ARCH].kunit,
         'ARCH_QEMU': ARCHES[DEFAULT_ARCH].qemu,
         'ARCH_RUST_TARGET': ARCHES[DEFAULT_ARCH].rust_target,
+        'ARCHES': tuple(ARCHES),
     }
     out.update({'D_' + n: d for n, d, _ in KNOBS if d is not None})
     return ''.join(f'{k}={_sh(v)}\n' for k, v in out.items())
@@ -290,6 +320,18 @@ def variant_field(name: str, what: str) -> str:
     return '' if value is None else str(value)
 
 
+def arch_shell(name: str) -> str:
+    """Every field of an architecture as bash assignments, a_FIELD=VALUE."""
+    a = ARCHES.get(name)
+    if a is None:
+        raise KeyError(f"unknown architecture '{name}' ({' '.join(ARCHES)})")
+    out = ''
+    for f in fields(Arch):
+        v = getattr(a, f.name)
+        out += f'a_{f.name}={_sh(" ".join(v) if isinstance(v, tuple) else v or "")}\n'
+    return out
+
+
 def variant_shell(name: str) -> str:
     """Every field of a variant as bash assignments, v_FIELD=VALUE."""
     return ''.join(f'v_{f.name}={_sh(variant_field(name, f.name))}\n'
@@ -305,6 +347,9 @@ def check() -> None:
         for f in v.fragments:
             assert os.path.isfile(os.path.join(TOP, 'kconfig', f + '.config')), f
     assert VARIANTS[BASELINE].c and VARIANTS[BASELINE].group == 'test'
+    for a in ARCHES.values():
+        assert (a.qemu is None) == (a.qemu_package is None), a.name
+    assert ARCHES[DEFAULT_ARCH].image and ARCHES[DEFAULT_ARCH].rust_target
 
 
 def knobs() -> str:
@@ -328,6 +373,8 @@ def main(argv) -> int:
             sys.stdout.write(variant_shell(argv[1]))
         elif len(argv) == 3 and argv[0] == 'variant':
             print(variant_field(argv[1], argv[2]))
+        elif len(argv) == 2 and argv[0] == 'arch':
+            sys.stdout.write(arch_shell(argv[1]))
         elif argv == ['check']:
             check()
         else:

@@ -31,6 +31,9 @@ few times at most (RERUN_OF names the first run): passing then makes it
 `flaky`, failing every time a failure.
 
     results.py reruns DIR           what guest.sh runs again, one line each
+    results.py matrix RESULTS ARCH...
+                                    make matrix's table: per architecture
+                                    the build, KUnit and the doctests
     results.py failed DIR KERNEL    the suites of one results directory
                                     that failed, one name each (make
                                     mutants: what killed a mutant)
@@ -766,11 +769,56 @@ def timing(results: str, variants: List[str], out=sys.stdout) -> None:
             for v in variants), file=out)
 
 
+DOCTESTS = 'kunit-rust_doctests_kernel'
+
+
+def matrix(results: str, arches: List[str], out=sys.stdout) -> int:
+    """One row per architecture: whether it built (kunit.py reached the
+    tests: KTAP in its output), the KUnit suites and the doctests
+    (passed/failed/skipped, every suite of the Rust debug kernel expected),
+    the time. Exit status 1 on a failure."""
+    expected = KUNIT_SUITES['debug']
+    print(f'{"architecture":<14}{"build":>8}{"KUnit p/f/s":>14}{"doctests p/f/s":>16}'
+          f'{"time":>8}', file=out)
+    failed = 0
+    for arch in arches:
+        runs = [r for r in read_runs(os.path.join(results, arch)) if r.name == 'kunit']
+        if not runs:
+            print(f'{arch:<14}{"-":>8}{"(no run)":>14}', file=out)
+            failed += 1
+            continue
+        r = runs[0]
+        text = _read(r.log)
+        built = any(kp.is_version(ln) for ln in text.splitlines())
+        suites = kunit_suites(arch, text, expected, r.ms, r.log) if built else []
+        kunit = [s for s in suites if s.name != DOCTESTS]
+        docs = [s for s in suites if s.name == DOCTESTS]
+
+        def pfs(ss):
+            return '/'.join(str(sum(s.count(v) for s in ss)) for v in (PASS, FAIL, SKIP))
+        bad = not built or any(s.count(FAIL) for s in suites)
+        failed += bad
+        print(f'{arch:<14}{"ok" if built else "FAILED":>8}{pfs(kunit) if built else "-":>14}'
+              f'{pfs(docs) if built else "-":>16}{r.ms / 1000:>7.0f}s', file=out)
+        for s in suites:
+            for c in s.cases:
+                if c.verdict == FAIL:
+                    print(f'  FAIL: {arch}: {s.name}: {c.name}: {c.detail}', file=out)
+        if not built:
+            tail = [ln for ln in text.splitlines() if ln.strip()][-3:]
+            print(f'  {arch}: no KTAP output (log: {r.log}): ' + ' | '.join(tail), file=out)
+    print(f'{len(arches) - failed} architectures passed, {failed} failed', file=out)
+    return 1 if failed else 0
+
+
 def main(argv: List[str]) -> int:
     if len(argv) >= 2 and argv[0] == 'reruns':
         for name, opt in reruns(argv[1]):
             print(f'{name} {opt}'.rstrip())
         return 0
+    if len(argv) >= 2 and argv[0] == 'matrix':
+        kp.module()
+        return matrix(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == 'failed':
         kp.module()
         for s in load(argv[1], argv[2]):

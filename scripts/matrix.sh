@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make matrix: the series on every architecture of scripts/harness.py
+# ARCHES (MATRIX_ARCHES="um arm64" for some): built with clang/LLVM,
+# CLIPPY=1 and CONFIG_WERROR=y, the option on, KUnit and the kernel
+# crate's doctests (CONFIG_RUST_KERNEL_DOCTESTS), then run through the
+# tree's kunit.py (scripts/kunit.sh: UML natively, the others under QEMU
+# TCG). results.py reads each run and prints one table: architecture,
+# build, KUnit and doctests passed/failed/skipped, time. Not part of make
+# test: eight kernels do not fit CI's time.
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/results/record.sh
+. "$TOP/tests/results/record.sh"
+
+S=$TOP/scripts
+read -ra arches <<<"${MATRIX_ARCHES:-$D_MATRIX_ARCHES}"
+"$S/setup.sh"
+"$S/fetch-source.sh"
+# The emulators kunit.py runs.
+pkgs=() a_qemu='' a_qemu_package=''
+for arch in "${arches[@]}"; do
+	eval "$(python3 -B "$S/harness.py" arch "$arch")" || exit 1
+	[ -z "$a_qemu" ] || command -v "$a_qemu" >/dev/null || pkgs+=("$a_qemu_package")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+	[ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${pkgs[*]}; run make matrix as root"
+	step "apt-get install ${pkgs[*]}" sh -c \
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs[*]} >/dev/null" ||
+		die "apt-get failed"
+fi
+results=$KCACHE/results-matrix
+rm -rf "$results"
+for arch in "${arches[@]}"; do
+	record_init "$results/$arch"
+	log "$arch: kunit.py run (log: $results/$arch/kunit.log)"
+	rc=0
+	record_run kunit kunit 0 "$TOP" "$S/kunit.sh" "$arch" --raw_output=all --timeout=1800 \
+		--kconfig_add CONFIG_WERROR=y --kconfig_add CONFIG_RUST_KERNEL_DOCTESTS=y || rc=$?
+	log "$arch: kunit.py exited $rc"
+done
+python3 -B "$TOP/tests/results/results.py" matrix "$results" "${arches[@]}" | tee "$results/table.txt"
