@@ -474,6 +474,44 @@ class ResultsDir(WithParser):
         self.assertIn('BUG: kernel NULL pointer', s.cases[0].detail)
 
 
+class Matrix(WithParser):
+    """make matrix's table: built or not, KUnit and doctests counted apart,
+    a suite that did not run is a failure."""
+
+    def setUp(self):
+        super().setUp()
+        self.d = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def put(self, arch, text, rc=0):
+        os.makedirs(os.path.join(self.d, arch))
+        with open(os.path.join(self.d, arch, 'kunit.log'), 'w') as f:
+            f.write(text)
+        with open(os.path.join(self.d, arch, 'runs'), 'w') as f:
+            f.write(f'kunit kunit {rc} 60000\n')
+
+    def table(self, *arches):
+        out = io.StringIO()
+        rc = R.matrix(self.d, list(arches), out)
+        return rc, out.getvalue().splitlines()
+
+    def test_rows(self):
+        self.put('um', data('kunit-boot-rust.log'))
+        self.put('arm64', 'make: *** [Makefile] Error 2\n', rc=1)
+        rc, lines = self.table('um', 'arm64', 's390')
+        self.assertEqual(rc, 1)
+        um = next(ln for ln in lines if ln.startswith('um '))
+        # Every expected suite but the doctests ran (a boot log of the
+        # Rust kernel, which has none): the doctests are one failure.
+        self.assertEqual(um.split()[1:4], ['ok', '18/0/0', '0/1/0'])
+        self.assertTrue(any(ln.startswith('arm64 ') and ' FAILED ' in ln for ln in lines))
+        self.assertTrue(any('no KTAP output' in ln and 'Error 2' in ln for ln in lines))
+        self.assertTrue(any(ln.startswith('s390 ') and '(no run)' in ln for ln in lines))
+        self.assertEqual(lines[-1], '0 architectures passed, 3 failed')
+
+
 class RecordContract(WithParser):
     """The writer (record.sh, which guest.sh, test.sh and make mutants
     source) and the reader (results.py) of the run record agree."""
