@@ -10,7 +10,7 @@ export AUTOKILL_CACHE := $(CACHE)
 DEFAULT_KVER := $(shell $(HARNESS) kernel)
 export KSRC KVER
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants kcsan matrix clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants kcsan matrix min-toolchain clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),$(DEFAULT_KVER))"
@@ -34,6 +34,7 @@ help:
 	@echo "  make series-build  build the kernel at every commit of the series, in order"
 	@echo "  make kcsan      the Rust and C kernels with KCSAN, under a data race load: no report in our code"
 	@echo "  make matrix     every architecture Rust-for-Linux supports: build, KUnit and doctests (kunit.py)"
+	@echo "  make min-toolchain  build and rustdoc with the kernel's minimum rustc and bindgen (a Debian chroot)"
 	@echo "  make mutants    plant each wrong change of tests/mutants/ in the Rust code: all must be caught"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
@@ -102,6 +103,9 @@ kcsan: source
 
 matrix: source
 	@$(S)/matrix.sh
+
+min-toolchain: apply
+	@$(S)/min-toolchain.sh
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"

@@ -38,21 +38,6 @@ if fetched; then
 	exit 0
 fi
 
-mirror_uri() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		# The URIs of a stanza whose suites include the base release.
-		uri=$(awk '/^URIs:/ { u = $2 } /^Suites:/ && u != "" && u !~ /security/ { print u; exit }' "$f")
-		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
-	done
-}
-
 uri=$(mirror_uri)
 [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list*; add one or use KSRC=/path/to/linux"
 

@@ -35,6 +35,15 @@ BINDGEN_VERSION = '0.73.0'
 VNG_VERSION = '1.42'
 # ruff, the Python linter of make test, installed by pip there too.
 RUFF_VERSION = '0.17.6'
+# `make min-toolchain`: the series built once with the oldest Rust
+# toolchain the kernel supports (scripts/min-tool-version.sh of the tree:
+# rustc 1.85.0, bindgen 0.71.1), in a chroot of MIN_TOOLCHAIN_SUITE, the
+# Debian release that ships exactly those: rustc and rust-src 1.85,
+# bindgen 0.71 (and clang/LLVM LLVM_VERSION). scripts/min-toolchain.sh
+# checks the chroot's versions against MIN_RUSTC and MIN_BINDGEN.
+MIN_TOOLCHAIN_SUITE = 'trixie'
+MIN_RUSTC = '1.85'
+MIN_BINDGEN = '0.71'
 
 # --- the kernels ---------------------------------------------------------------
 
@@ -284,6 +293,9 @@ def shell() -> str:
         'BINDGEN_VERSION': BINDGEN_VERSION,
         'VNG_VERSION': VNG_VERSION,
         'RUFF_VERSION': RUFF_VERSION,
+        'MIN_TOOLCHAIN_SUITE': MIN_TOOLCHAIN_SUITE,
+        'MIN_RUSTC': MIN_RUSTC,
+        'MIN_BINDGEN': MIN_BINDGEN,
         'KVERS': KERNELS,
         'MIN_KERNEL': '.'.join(map(str, MIN_KERNEL)),
         'SERIES_VERSION': SERIES_VERSION,

@@ -11,7 +11,8 @@ command -v python3 >/dev/null ||
 	{ printf 'error: python3 is needed (apt-get install python3)\n' >&2; exit 1; }
 # The harness's facts, each defined once in scripts/harness.py: the
 # toolchain versions (LLVM_VERSION, BINDGEN_VERSION, VNG_VERSION,
-# RUFF_VERSION), the kernels (KVERS, the first the default; MIN_KERNEL),
+# RUFF_VERSION; the oldest toolchain's MIN_TOOLCHAIN_SUITE, MIN_RUSTC and
+# MIN_BINDGEN), the kernels (KVERS, the first the default; MIN_KERNEL),
 # SERIES_VERSION, the cache (CACHE), the kernel variants (VARIANTS: those
 # `make test` boots; KCSAN_VARIANTS; ALL_VARIANTS), the architecture
 # (ARCH_IMAGE, ARCH_KUNIT, ARCH_QEMU, ARCH_RUST_TARGET) and the default of
@@ -198,6 +199,26 @@ tree_version() {
 	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
 		$1 == "SUBLEVEL" { s = $2 }
 		END { print (v == "" ? "(no VERSION in its Makefile)" : v "." p (s != "" ? "." s : "")) }' "$1/Makefile"
+}
+
+# mirror_uri: the Debian mirror of the machine's own apt configuration,
+# the URIs of its first deb822 stanza (else deb line) that is not the
+# security archive. fetch-source.sh fetches the kernel from it with a
+# private apt configuration, min-toolchain.sh bootstraps its chroot from
+# it: no file of the harness names a mirror.
+mirror_uri() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		# The URIs of a stanza whose suites include the base release.
+		uri=$(awk '/^URIs:/ { u = $2 } /^Suites:/ && u != "" && u !~ /security/ { print u; exit }' "$f")
+		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { printf '%s\n' "$uri"; return; }
+	done
 }
 
 # accel IMAGE: "kvm" if a short probe boot of IMAGE under KVM succeeds on

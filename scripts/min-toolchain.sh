@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make min-toolchain: build the series once with the oldest Rust toolchain
+# the kernel supports.
+#
+# Usage: min-toolchain.sh [--prepare-only]
+#   --prepare-only  make (or update) the chroot and check its versions;
+#                   no kernel build.
+#   (--in-chroot: the build itself, run by this script inside the chroot.)
+# As root: debootstrap, apt-get in the chroot, mount and chroot need it.
+#
+# Why: the tree's scripts/min-tool-version.sh promises rustc 1.85.0 and
+# bindgen 0.71.1, but every other build of the harness uses the newer
+# rustc-web of Debian 12 and a newer bindgen (scripts/harness.py), so a
+# series that needs a newer compiler (a feature stabilised after 1.85, a
+# lint that only newer clippy knows to be allowed, ...) would go unnoticed
+# until upstream's CI found it. Debian MIN_TOOLCHAIN_SUITE (trixie) ships
+# the minimum itself: rustc, rust-src and rust-clippy MIN_RUSTC (1.85),
+# bindgen MIN_BINDGEN (0.71), clang/lld/llvm LLVM_VERSION. This Debian 12
+# host gets them in a chroot, made once by debootstrap from the machine's
+# own mirror (mirror_uri, scripts/lib.sh), at $CACHE/chroot/SUITE; the
+# versions found there are printed and checked against scripts/harness.py
+# each run.
+#
+# The build: the working tree ($WORK, `make apply`) configured like the
+# rust variant (tinyconfig + its kconfig/ fragments, lib.sh kconfigure)
+# into $BUILD/min-toolchain, the bootable image built with CLIPPY=1 (trixie
+# has rust-clippy from the same rustc source, so the 1.85 clippy lints run
+# too; CONFIG_WERROR of the fragments makes every warning an error), then
+# `make rustdoc` in the same directory, which must print no warning that
+# names a file of the series (SERIES_FILES below). Log:
+# $LOGS/build-min-toolchain.log.
+#
+# The chroot sees the repository ($TOP: its scripts and kconfig/) and the
+# working tree read-only, and the build directory and $LOGS read-write,
+# each bind-mounted under its own path, so that every path (O=, the
+# fragments, the log, the paths in the build's .cmd files) is the same as
+# on the host. The mounts live in a private mount namespace (unshare -m)
+# that ends with the build: nothing stays mounted after a failure or an
+# interrupt, and deleting the chroot can never reach through a mount into
+# the working tree.
+. "$(dirname "$0")/lib.sh"
+
+# debootstrap, chroot: /usr/sbin, not on every user's PATH.
+export PATH=$PATH:/usr/sbin:/sbin
+
+SUITE=$MIN_TOOLCHAIN_SUITE
+ROOT=$CACHE/chroot/$SUITE
+O=$BUILD/min-toolchain
+L=$LLVM_VERSION
+# What the kernel build needs in the chroot (Debian SUITE's names).
+# rustfmt: bindgen formats the bindings with it, as in the host builds.
+PKGS=(rustc rust-src rust-clippy rustfmt bindgen "clang-$L" "lld-$L" "llvm-$L"
+	"libclang-$L-dev" make flex bison bc libelf-dev libssl-dev python3 ccache
+	cpio kmod rsync perl)
+# The files of the series a rustdoc warning may not name: its own Rust
+# files (rust/kernel/lib.rs only gains `mod` lines: a warning there is
+# upstream's). An ERE, matched after a non-word character or at the start
+# of a line; [.] rather than \. since awk -v expands backslashes.
+SERIES_FILES='rust/kernel/(pid|task|capability|bug)[.]rs|kernel/clone_autokill[^[:space:]:]*|fs/pidfs_autokill[.]rs'
+
+# in_chroot DIR [ro:PATH|rw:PATH]... -- [VAR=VALUE]... CMD...: CMD in the
+# chroot DIR with a clean environment, /proc and /dev, and each PATH
+# bind-mounted (read-only or read-write) at the same path inside, in a
+# private mount namespace. unshare's default propagation is private: no
+# mount made there reaches the host's namespace, and all of them go when
+# CMD ends, however it ends.
+in_chroot() {
+	unshare --mount --propagation private -- \
+		bash -euc "$(declare -f chroot_mounted); chroot_mounted \"\$@\"" bash "$@"
+}
+chroot_mounted() {
+	local root=$1 m
+	shift
+	mount -t proc proc "$root/proc"
+	# With /dev/pts, where apt-get writes its terminal log.
+	mount --rbind /dev "$root/dev"
+	while [ "$1" != -- ]; do
+		m=${1#*:}
+		mkdir -p "$root$m"
+		mount --bind "$m" "$root$m"
+		case "$1" in
+		ro:*) mount -o remount,bind,ro "$root$m" ;;
+		rw:*) ;;
+		*) printf 'error: in_chroot: %s is not ro:PATH or rw:PATH\n' "$1" >&2; exit 2 ;;
+		esac
+		shift
+	done
+	shift
+	exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
+}
+
+# mounted_under DIR: something is mounted at or below DIR in this
+# namespace (a mount left by hand): never delete such a tree.
+mounted_under() {
+	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+# bootstrap DIR URI: the base system of SUITE from URI into DIR, its
+# output to $LOGS/debootstrap-SUITE.log.
+bootstrap() {
+	unshare --mount --propagation private -- debootstrap --variant=minbase \
+		--components=main --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+		"$SUITE" "$1" "$2" >"$LOGS/debootstrap-$SUITE.log" 2>&1
+}
+
+# The chroot: the base system once, by debootstrap into ROOT.new, moved to
+# ROOT when complete (marker .autokill-base); then the packages, installed
+# again whenever PKGS changes (marker .autokill-packages: the list).
+make_chroot() {
+	local uri d tmp=$ROOT.new
+	mkdir -p "$CACHE/chroot"
+	# One creator at a time.
+	exec 7>"$CACHE/chroot/.lock"
+	flock 7
+	if [ ! -f "$ROOT/.autokill-base" ]; then
+		uri=$(mirror_uri)
+		[ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list*"
+		if ! dpkg-query -W -f='${Status}' debootstrap 2>/dev/null | grep -q 'install ok installed'; then
+			step "apt-get install debootstrap" sh -c \
+				"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null" ||
+				die "apt-get install debootstrap failed; check the machine's apt sources"
+		fi
+		for d in "$tmp" "$ROOT"; do
+			! mounted_under "$d" || die "something is mounted under $d; unmount it first"
+		done
+		rm -rf "$tmp" "$ROOT"
+		mkdir -p "$LOGS"
+		# minbase: dpkg, apt and the essential packages; the rest comes
+		# from apt-get below, which resolves dependencies as apt does.
+		# In its own mount namespace too: debootstrap mounts /proc and
+		# /sys in the target while it works.
+		step "debootstrap $SUITE into $tmp (log: $LOGS/debootstrap-$SUITE.log)" \
+			bootstrap "$tmp" "$uri" ||
+			{ tail -20 "$LOGS/debootstrap-$SUITE.log" >&2; die "debootstrap of $SUITE failed (above)"; }
+		# No package may start a service in the chroot: invoke-rc.d asks
+		# policy-rc.d, and 101 is "action forbidden".
+		printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+		chmod 755 "$tmp/usr/sbin/policy-rc.d"
+		date -u +%FT%TZ >"$tmp/.autokill-base"
+		mv "$tmp" "$ROOT"
+	fi
+	if [ "$(cat "$ROOT/.autokill-packages" 2>/dev/null)" != "${PKGS[*]}" ]; then
+		rm -f "$ROOT/.autokill-packages"
+		step "apt-get install (in the $SUITE chroot) ${PKGS[*]}" \
+			in_chroot "$ROOT" -- DEBIAN_FRONTEND=noninteractive sh -c \
+			'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null && apt-get clean' \
+			sh "${PKGS[@]}" ||
+			die "apt-get install in the $SUITE chroot $ROOT failed (above)"
+		printf '%s\n' "${PKGS[*]}" >"$ROOT/.autokill-packages"
+		log "the $SUITE chroot takes $(du -sh "$ROOT" | cut -f1)"
+	fi
+	exec 7>&-
+}
+
+# check_versions: print the chroot's toolchain and fail unless rustc is
+# MIN_RUSTC.x and bindgen MIN_BINDGEN.x, the minimum itself (a newer one
+# would make this build the same as the others), with rust-src.
+check_versions() {
+	local rustc_v bindgen_v clang_v clippy_v sysroot
+	rustc_v=$(in_chroot "$ROOT" -- rustc --version) || die "no rustc in the chroot $ROOT"
+	bindgen_v=$(in_chroot "$ROOT" -- bindgen --version) || die "no bindgen in the chroot $ROOT"
+	clang_v=$(in_chroot "$ROOT" -- "clang-$L" --version | awk 'NR == 1') || die "no clang-$L in the chroot $ROOT"
+	clippy_v=$(in_chroot "$ROOT" -- clippy-driver --version) || die "no clippy-driver in the chroot $ROOT"
+	sysroot=$(in_chroot "$ROOT" -- rustc --print sysroot)
+	printf '%s chroot %s:\n  %s\n  %s\n  %s\n  %s\n' "$SUITE" "$ROOT" \
+		"$rustc_v" "$clippy_v" "$bindgen_v" "$clang_v"
+	[[ $rustc_v =~ ^rustc\ ${MIN_RUSTC//./\\.}\.[0-9]+ ]] ||
+		die "the $SUITE chroot has $rustc_v, not rustc $MIN_RUSTC.x (scripts/harness.py MIN_RUSTC)"
+	[[ $bindgen_v =~ ^bindgen\ ${MIN_BINDGEN//./\\.}\.[0-9]+ ]] ||
+		die "the $SUITE chroot has $bindgen_v, not bindgen $MIN_BINDGEN.x (scripts/harness.py MIN_BINDGEN)"
+	[ -f "$ROOT$sysroot/lib/rustlib/src/rust/library/core/src/lib.rs" ] ||
+		die "the $SUITE chroot has no Rust standard library source (rust-src) under $sysroot"
+}
+
+# series_warnings FILE FROM: the warnings of FILE from line FROM on that
+# name a file of the series, each with its whole diagnostic (rustc's
+# `warning: ...` line up to the blank line after it, where its
+# ` --> FILE:LINE` is; rust/Makefile's one-line `warning: srctree/ link
+# ...`).
+series_warnings() {
+	tail -n +"$2" "$1" | awk -v re="(^|[^[:alnum:]_])($SERIES_FILES)" '
+		function flush() { if (w && blk ~ re) print blk "\n"; w = 0; blk = "" }
+		/^(warning|error)(\[[^]]*\])?:/ { flush(); w = /^warning/; blk = $0; next }
+		/^[[:space:]]*$/ { flush(); next }
+		w { blk = blk "\n" $0 }
+		END { flush() }'
+}
+
+# The build, inside the chroot (run by the host side below, with the
+# mounts in place): lib.sh's kconfigure, kbuild and kmake, with the
+# chroot's toolchain by name instead of the host's paths.
+build_inside() {
+	local log=$LOGS/build-min-toolchain.log fragments frags files=() f from bad=() opt val
+	KMAKE_ARGS=(LLVM=-"$L" CC="ccache clang-$L" RUSTC=rustc HOSTRUSTC=rustc
+		RUSTDOC=rustdoc RUSTFMT=rustfmt BINDGEN=bindgen CLIPPY=1
+		CLIPPY_DRIVER=clippy-driver)
+	# The chroot's own ccache: objects of its clang never mix with the
+	# host's in $CACHE/ccache (not mounted here).
+	export CCACHE_DIR=/var/cache/ccache
+	fragments=$(variant rust fragments)
+	read -ra frags <<<"$fragments"
+	for f in "${frags[@]}"; do files+=("$TOP/kconfig/$f.config"); done
+
+	log "configure in $O (tinyconfig + ${frags[*]})"
+	KMAKE_LOG=$log kconfigure "$WORK" "$O" "${frags[@]}" ||
+		die "configuring with the $SUITE toolchain failed (log: $log)"
+	# Every option a fragment asks for must have survived olddefconfig
+	# (as in configure.sh): above all CONFIG_RUST=y, which Kconfig drops
+	# without a word if the kernel does not accept this rustc or bindgen.
+	declare -A want=()
+	while IFS= read -r f; do
+		case "$f" in CONFIG_*=*) want[${f%%=*}]=${f#*=} ;; esac
+	done < <(cat "${files[@]}")
+	for opt in "${!want[@]}"; do
+		val=${want[$opt]}
+		if [ "$val" = n ]; then
+			! grep -q "^$opt=" "$O/.config" || bad+=("$opt=n")
+		else
+			grep -qx "$opt=$val" "$O/.config" || bad+=("$opt=$val")
+		fi
+	done
+	if [ ${#bad[@]} -gt 0 ]; then
+		if printf '%s\n' "${bad[@]}" | grep -qx 'CONFIG_RUST=y'; then
+			kmake "$WORK" "$O" -s rustavailable >&2 || true
+		fi
+		die "the config lacks ${bad[*]} with the $SUITE toolchain"
+	fi
+
+	KMAKE_LOG=$log step "build $(basename "$ARCH_IMAGE") with the $SUITE toolchain (log: $log)" \
+		kbuild "$WORK" "$O" || die "the kernel did not build with rustc $MIN_RUSTC (log: $log)"
+	from=$(($(wc -l <"$log") + 1))
+	KMAKE_LOG=$log step "make rustdoc" kmake "$WORK" "$O" rustdoc ||
+		die "make rustdoc failed with rustc $MIN_RUSTC (log: $log)"
+	f=$(series_warnings "$log" "$from")
+	if [ -n "$f" ]; then
+		printf '%s\n' "$f" >&2
+		die "make rustdoc warns about the series' files with rustc $MIN_RUSTC (above; log: $log)"
+	fi
+	log "built and documented with the minimum toolchain: $O"
+}
+
+prepare_only=
+case "${1:-}" in
+--in-chroot)
+	build_inside
+	exit 0
+	;;
+--prepare-only) prepare_only=1 ;;
+'') ;;
+*) die "usage: $0 [--prepare-only]" ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || die "min-toolchain.sh needs root (debootstrap, mount, chroot)"
+make_chroot
+check_versions
+[ -z "$prepare_only" ] || exit 0
+
+[ -f "$WORK/.autokill-files" ] || die "no working tree with the series in $WORK; run 'make apply'"
+build_lock
+mkdir -p "$O" "$LOGS"
+: >"$LOGS/build-min-toolchain.log"
+# This script again, inside: the same paths, the same lib.sh. KVER and
+# KSRC (already resolved here) give it the same $WORK, $BUILD and $LOGS.
+inside=(AUTOKILL_CACHE="$CACHE" KVER="$KVER")
+[ -z "${KSRC:-}" ] || inside+=(KSRC="$KSRC")
+in_chroot "$ROOT" "ro:$TOP" "ro:$WORK" "rw:$O" "rw:$LOGS" -- \
+	"${inside[@]}" bash "$TOP/scripts/min-toolchain.sh" --in-chroot
