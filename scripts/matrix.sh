@@ -34,9 +34,12 @@ rm -rf "$results"
 for arch in "${arches[@]}"; do
 	record_init "$results/$arch"
 	log "$arch: kunit.py run (log: $results/$arch/kunit.log)"
-	rc=0
+	rc=0 a_c_werror=
+	eval "$(python3 -B "$S/harness.py" arch "$arch")"
+	werror=(--kconfig_add CONFIG_WERROR=y)
+	[ -n "$a_c_werror" ] || werror=(--make_options KRUSTFLAGS=-Dwarnings)
 	record_run kunit kunit 0 "$TOP" "$S/kunit.sh" "$arch" --raw_output=all --timeout=1800 \
-		--kconfig_add CONFIG_WERROR=y --kconfig_add CONFIG_RUST_KERNEL_DOCTESTS=y || rc=$?
+		"${werror[@]}" --kconfig_add CONFIG_RUST_KERNEL_DOCTESTS=y || rc=$?
 	log "$arch: kunit.py exited $rc"
 done
 python3 -B "$TOP/tests/results/results.py" matrix "$results" "${arches[@]}" | tee "$results/table.txt"
