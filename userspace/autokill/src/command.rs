@@ -7,14 +7,15 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout};
 use crate::error::{CloneContext, Error};
-use crate::exec::{self, CStringArray, ExecPlan, IdMaps, PreExec};
+use crate::exec::{self, CStringArray, CloneRequest, Envp, ExecPlan, FdMapping, IdMaps, PreExec};
+use crate::raw;
 use crate::sys;
 
 /// The search path when the child's environment has no `PATH`: what glibc's `execvp()` uses
@@ -199,7 +200,13 @@ stdio_from_dup! {
 /// [`spawn`](Command::spawn) creates the child with
 /// `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL | CLONE_CLEAR_SIGHAND)` (plus
 /// `CLONE_NNP` unless [`no_new_privs(false)`](Command::no_new_privs), plus `CLONE_NEWPID` with
-/// [`kill_tree(true)`](Command::kill_tree)), then executes the program in it.
+/// [`kill_tree(true)`](Command::kill_tree), plus `CLONE_INTO_CGROUP` with
+/// [`cgroup`](Command::cgroup)), then executes the program in it. On x86_64 and aarch64,
+/// without [`pre_exec`](Command::pre_exec) closures and without new credentials
+/// ([`uid`](Command::uid), [`gid`](Command::gid), [`groups`](Command::groups)), it adds
+/// `CLONE_VM | CLONE_VFORK`, as `posix_spawn()` does, so that the cost of a spawn does not grow
+/// with this process's memory (see the
+/// [crate documentation](crate#the-child-between-clone3-and-execve)).
 ///
 /// Differences from [`std::process::Command`]:
 ///
@@ -244,6 +251,14 @@ pub struct Command {
     kill_tree: bool,
     credentials: exec::Credentials,
     pgroup: Option<libc::pid_t>,
+    setsid: bool,
+    umask: Option<libc::mode_t>,
+    /// Resource (`None` for one that is no `u32`), soft and hard limit, one entry per resource.
+    rlimits: Vec<(Option<u32>, u64, u64)>,
+    /// The extra descriptors of [`Command::fd`], by the child's number.
+    fds: BTreeMap<RawFd, OwnedFd>,
+    close_other_fds: bool,
+    cgroup: Option<OwnedFd>,
     pre_exec: Vec<PreExec>,
 }
 
@@ -263,6 +278,12 @@ impl fmt::Debug for Command {
             .field("kill_tree", &self.kill_tree)
             .field("credentials", &self.credentials)
             .field("pgroup", &self.pgroup)
+            .field("setsid", &self.setsid)
+            .field("umask", &self.umask)
+            .field("rlimits", &self.rlimits)
+            .field("fds", &self.fds)
+            .field("close_other_fds", &self.close_other_fds)
+            .field("cgroup", &self.cgroup)
             .field("pre_exec", &self.pre_exec.len())
             .finish()
     }
@@ -316,6 +337,12 @@ impl Command {
             kill_tree: false,
             credentials: exec::Credentials::default(),
             pgroup: None,
+            setsid: false,
+            umask: None,
+            rlimits: Vec::new(),
+            fds: BTreeMap::new(),
+            close_other_fds: false,
+            cgroup: None,
             pre_exec: Vec::new(),
         }
     }
@@ -608,6 +635,13 @@ impl Command {
     /// `std::os::unix::process::CommandExt::uid`. Without [`groups`](Command::groups), the
     /// supplementary groups are dropped if the caller may.
     ///
+    /// A command with a user id, a group id or groups takes the fork path (`clone3()` without
+    /// `CLONE_VM`; its cost grows with this process's memory), as `std` does not use
+    /// `posix_spawn()` for them: a change of credentials makes the kernel reset the
+    /// dumpability of the changing task's memory (`commit_creds()`), which on the vfork path is
+    /// this process's, and would leave this process non-dumpable (`PR_GET_DUMPABLE` 0) for
+    /// good.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -624,7 +658,8 @@ impl Command {
     }
 
     /// Sets the child's group id (`setgid()` before `execve()`), like
-    /// `std::os::unix::process::CommandExt::gid`.
+    /// `std::os::unix::process::CommandExt::gid`. Takes the fork path, see
+    /// [`uid`](Command::uid).
     ///
     /// # Examples
     ///
@@ -642,7 +677,8 @@ impl Command {
     }
 
     /// Sets the child's supplementary groups (`setgroups()` before `execve()`), like
-    /// `std::os::unix::process::CommandExt::groups`.
+    /// `std::os::unix::process::CommandExt::groups`. Takes the fork path, see
+    /// [`uid`](Command::uid).
     ///
     /// # Examples
     ///
@@ -678,11 +714,185 @@ impl Command {
         self
     }
 
+    /// Whether the child starts a new session (`setsid()` before `execve()`); off by default.
+    ///
+    /// The child becomes the leader of a new session and of a new process group (both named
+    /// by its pid), without a controlling terminal: a daemon's usual first step, and what keeps
+    /// the terminal's `SIGHUP` and job control signals away from it. Cannot be combined with
+    /// [`process_group`](Command::process_group) (a session leader cannot change its process
+    /// group): [`spawn`](Command::spawn) then fails with [`Error::Io`] of kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // `ps -o sid=` prints the session id, which is the child's own pid.
+    /// let mut child = Command::new("sh").args(["-c", "ps -o sid= -p $$"]).setsid(true).spawn()?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn setsid(&mut self, on: bool) -> &mut Self {
+        self.setsid = on;
+        self
+    }
+
+    /// Sets the child's file mode creation mask (`umask(mask)` before `execve()`); by default
+    /// the child inherits this process's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// let output = Command::new("sh").args(["-c", "umask"]).umask(0o077).output()?;
+    /// assert_eq!(output.stdout, b"0077\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn umask(&mut self, mask: u32) -> &mut Self {
+        self.umask = Some((mask & 0o777) as libc::mode_t);
+        self
+    }
+
+    /// Sets a resource limit of the child (`prlimit64()` before `execve()`): `resource` is one
+    /// of `libc::RLIMIT_*` (an unsigned integer with glibc, an `int` with musl: both convert),
+    /// `soft` and `hard` the limits, `u64::MAX` for unlimited (`RLIM64_INFINITY`). A later call
+    /// for the same resource replaces the earlier one; a negative (or too large) resource makes
+    /// [`spawn`](Command::spawn) fail with [`Error::Io`] of kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput).
+    ///
+    /// The limits are set before the credentials change, so a child started as root and
+    /// switched to another [`uid`](Command::uid) can still get a hard limit above this
+    /// process's. Lowering a limit always works; raising the hard limit needs
+    /// `CAP_SYS_RESOURCE`, and `soft` above `hard` is invalid: [`spawn`](Command::spawn) then
+    /// fails with [`Error::Io`] and the kernel's `errno` (`EPERM`, `EINVAL`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // At most 64 open files and no core dumps.
+    /// let output = Command::new("sh")
+    ///     .args(["-c", "ulimit -n; ulimit -c"])
+    ///     .rlimit(libc::RLIMIT_NOFILE, 64, 64)
+    ///     .rlimit(libc::RLIMIT_CORE, 0, 0)
+    ///     .output()?;
+    /// assert_eq!(output.stdout, b"64\n0\n");
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn rlimit<R: TryInto<u32>>(&mut self, resource: R, soft: u64, hard: u64) -> &mut Self {
+        let resource = resource.try_into().ok();
+        self.rlimits.retain(|&(r, _, _)| r != resource);
+        self.rlimits.push((resource, soft, hard));
+        self
+    }
+
+    /// Gives the child `parent_fd` as its descriptor number `child_fd` (3 or above), open
+    /// across `execve()`, e.g. a socket for socket activation or a pipe for a `--status-fd`
+    /// option. The command keeps `parent_fd` (each [`spawn`](Command::spawn) passes a
+    /// duplicate); a later call for the same `child_fd` replaces the earlier one.
+    ///
+    /// The child's standard input, output and error are set with
+    /// [`stdin`](Command::stdin), [`stdout`](Command::stdout) and [`stderr`](Command::stderr);
+    /// a `child_fd` of 0, 1 or 2 (or a negative one) makes [`spawn`](Command::spawn) fail with
+    /// [`Error::Io`] of kind [`InvalidInput`](io::ErrorKind::InvalidInput). Every other
+    /// descriptor of this process that is not close-on-exec is inherited too, unless
+    /// [`close_other_fds`](Command::close_other_fds).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io::Read;
+    /// use autokill::Command;
+    ///
+    /// let (read, write) = autokill::sys::pipe()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo ready >&3"]).fd(3, write);
+    /// cmd.spawn()?.wait()?;
+    /// drop(cmd); // and with it the command's write end
+    /// let mut status = String::new();
+    /// File::from(read).read_to_string(&mut status)?;
+    /// assert_eq!(status, "ready\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fd(&mut self, child_fd: RawFd, parent_fd: impl Into<OwnedFd>) -> &mut Self {
+        self.fds.insert(child_fd, parent_fd.into());
+        self
+    }
+
+    /// Whether the child gets no descriptors but its standard input, output and error and
+    /// those of [`fd`](Command::fd); off by default (it inherits every descriptor of this
+    /// process that is not close-on-exec, as with [`std::process::Command`]).
+    ///
+    /// The child marks every other descriptor close-on-exec with one
+    /// `close_range(CLOSE_RANGE_CLOEXEC)` per gap between the numbers it keeps (Linux 5.11),
+    /// so `execve()` closes them: a descriptor another thread opened without `O_CLOEXEC`, or a
+    /// library's, cannot leak into the program.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::Command;
+    ///
+    /// // Lists only 0, 1, 2 (and the descriptor ls opens for the directory).
+    /// let output = Command::new("ls").arg("/proc/self/fd").close_other_fds(true).output()?;
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn close_other_fds(&mut self, on: bool) -> &mut Self {
+        self.close_other_fds = on;
+        self
+    }
+
+    /// Creates the child in the cgroup `dir`, an open cgroup2 directory (`O_PATH` is enough),
+    /// with `CLONE_INTO_CGROUP` (Linux 5.7): the child is in that cgroup from its first
+    /// instruction, subject to its limits, and never in this process's cgroup. The command
+    /// keeps the descriptor.
+    ///
+    /// The kernel checks the move when `clone3()` creates the child, as for writing the pid to
+    /// the cgroup's `cgroup.procs`: this process needs write access to that file and to the
+    /// common ancestor's, and the cgroup must be a cgroup2 directory that can take processes
+    /// (a leaf, or the root). Otherwise [`spawn`](Command::spawn) fails with
+    /// [`Error::Cgroup`] and the kernel's `errno` (`EBADF` for a directory that is not in a
+    /// cgroup2 hierarchy, `EACCES`, `ENOENT` for a cgroup outside this process's cgroup
+    /// namespace, `EBUSY` or `EOPNOTSUPP` for one that cannot take processes, `ENODEV` for a
+    /// removed one).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use autokill::Command;
+    ///
+    /// std::fs::create_dir_all("/sys/fs/cgroup/jobs/job-1")?;
+    /// std::fs::write("/sys/fs/cgroup/jobs/job-1/memory.max", "1G")?;
+    /// let mut child = Command::new("make")
+    ///     .cgroup(File::open("/sys/fs/cgroup/jobs/job-1")?)
+    ///     .spawn()?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cgroup(&mut self, dir: impl Into<OwnedFd>) -> &mut Self {
+        self.cgroup = Some(dir.into());
+        self
+    }
+
     /// Schedules a closure to run in the child just before `execve()`, after the standard
     /// I/O, credentials, working directory and process group are set up, like
     /// `std::os::unix::process::CommandExt::pre_exec`. Closures run in the order they were
     /// added; if one fails, [`spawn`](Command::spawn) returns [`Error::Io`] with its
     /// `raw_os_error()` (`EINVAL` for an error without one) and the child exits with status 127.
+    ///
+    /// Look first for a built-in that does what the closure would, without `unsafe`:
+    /// [`setsid`](Command::setsid), [`umask`](Command::umask), [`rlimit`](Command::rlimit),
+    /// [`fd`](Command::fd), [`close_other_fds`](Command::close_other_fds),
+    /// [`cgroup`](Command::cgroup) and [`process_group`](Command::process_group) work on the
+    /// cheaper vfork path; [`uid`](Command::uid), [`gid`](Command::gid) and
+    /// [`groups`](Command::groups) take the fork path (see [`uid`](Command::uid)), as `std`
+    /// does for them. A command with a closure takes the fork path: `clone3()` without
+    /// `CLONE_VM` copies this process (its page tables; the cost grows with its memory).
     ///
     /// # Safety
     ///
@@ -691,7 +901,16 @@ impl Command {
     /// allocator, of `stdout`, ...) at that moment, which then stay locked forever in the
     /// child: the closure must only do async-signal-safe things, as after `fork()`. It must not
     /// allocate, take locks, panic or unwind, and must not close or replace the descriptors the
-    /// child still needs (they are above 2 and close-on-exec).
+    /// child still needs (the report pipe, above 2 and above every [`fd`](Command::fd) target,
+    /// close-on-exec).
+    ///
+    /// This is stricter than after `std`'s `fork()`: `clone3()` is a raw system call, so none
+    /// of the C library's fork handlers ran. `malloc()` (any allocation: `Box`, `Vec`,
+    /// `format!`), `printf()` and `println!`, and the C library's `setuid()`, `setgid()` and
+    /// `setgroups()` (which signal every thread the library believes exists) can deadlock in
+    /// the closure where they would work after `std`'s `fork()`. Call the system calls
+    /// themselves (`libc::syscall(libc::SYS_...)`) or the async-signal-safe functions of
+    /// `signal-safety(7)`.
     ///
     /// A closure that panics anyway never unwinds out of the child into the caller's frames
     /// (where a `catch_unwind`, as every tokio task has, would let the child run on as a copy
@@ -904,60 +1123,104 @@ impl Command {
         self.spawn_with(CAPTURE)
     }
 
-    /// For tests on kernels without autokill: [`spawn`](Command::spawn) without the autokill
-    /// flags, with `SIGCHLD` as exit signal, so that a caller that ignores `SIGCHLD` has the
-    /// child reaped by the kernel (and its pidfd reports the exit status like an autoreaped
-    /// one's).
-    #[cfg(test)]
-    pub(crate) fn spawn_unarmed(&mut self) -> Result<Child, Error> {
-        let (plan, parent) = self.prepare(INHERIT_ALL)?;
-        let flags = self.namespace_flags(&plan);
-        let pre_exec = &mut self.pre_exec;
-        // SAFETY: As in `spawn_with`.
-        let (pid, pidfd) = unsafe {
-            exec::clone_child(flags, libc::SIGCHLD, || exec::exec_child(&plan, pre_exec))
-        }?;
-        drop(plan);
-        match exec::read_report(parent.report)? {
-            None => Ok(Child::new(
-                pid,
-                pidfd,
-                parent.stdin,
-                parent.stdout,
-                parent.stderr,
-            )),
-            Some(report) => Err(self.report_error(report)),
-        }
+    /// [`spawn`](Command::spawn) without the autokill flags (no `CLONE_AUTOREAP`,
+    /// `CLONE_PIDFD_AUTOKILL` or `CLONE_NNP`, nor the namespaces' privilege checks), with
+    /// `SIGCHLD` as exit signal, on the same path: for tests and benchmarks of the spawn
+    /// itself on kernels without autokill (feature `unarmed`). Not for programs: the child is
+    /// tied to nothing.
+    ///
+    /// The caller must ignore `SIGCHLD` (`SIG_IGN`) so that the kernel reaps the child; its
+    /// pidfd then reports the exit status like an autoreaped one's, else [`Child::wait`] waits
+    /// for a reaping that never comes.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`spawn`](Command::spawn), with a failed `clone3()` as [`Error::Io`].
+    #[cfg(any(test, feature = "unarmed"))]
+    pub fn spawn_unarmed(&mut self) -> Result<Child, Error> {
+        let path = self.clone_path();
+        self.create(INHERIT_ALL, 0, libc::SIGCHLD, path, Error::Io)?
+            .into_child(self)
     }
 
     /// [`spawn`](Command::spawn) with the given defaults for standard I/O.
     fn spawn_with(&mut self, defaults: StdioDefaults) -> Result<Child, Error> {
-        let (plan, parent) = self.prepare(defaults)?;
-        let namespaces = self.kill_tree;
-        let mut flags = sys::AUTOKILL | self.namespace_flags(&plan);
+        let mut flags = sys::AUTOKILL;
         if self.no_new_privs {
             flags |= sys::CLONE_NNP;
         }
-        let pre_exec = &mut self.pre_exec;
-        // SAFETY: `exec_child` is async-signal-safe and never returns, and so are the pre-exec
-        // closures by the contract of `pre_exec`; `plan` outlives the call.
-        let result = unsafe { exec::clone_child(flags, 0, || exec::exec_child(&plan, pre_exec)) };
-        let (pid, pidfd) =
-            result.map_err(|error| clone_error(error, self.no_new_privs, namespaces))?;
-        // Close the child's ends, among them the write end of the report pipe, so that reading
-        // its read end ends when the child has executed the program or exited.
-        drop(plan);
-        match exec::read_report(parent.report)? {
-            None => Ok(Child::new(
-                pid,
-                pidfd,
-                parent.stdin,
-                parent.stdout,
-                parent.stderr,
-            )),
-            // The child exits by itself; dropping `pidfd` has nothing left to kill.
-            Some(report) => Err(self.report_error(report)),
+        let (nnp, namespaces, cgroup) = (self.no_new_privs, self.kill_tree, self.cgroup.is_some());
+        let path = self.clone_path();
+        self.create(defaults, flags, 0, path, |error| {
+            clone_error(error, nnp, namespaces, cgroup)
+        })?
+        .into_child(self)
+    }
+
+    /// The way [`spawn`](Command::spawn) creates the child: the vfork path, unless
+    ///
+    /// - a pre-exec closure is set (which needs a copy of this process to run in, as with
+    ///   `std`),
+    /// - the child changes its credentials ([`uid`](Command::uid), [`gid`](Command::gid),
+    ///   [`groups`](Command::groups)): when a task's ids or capabilities change, the kernel's
+    ///   `commit_creds()` (kernel/cred.c) sets the dumpability that the task shares with every
+    ///   task on the same memory to `fs.suid_dumpable` (0 by default), and on the vfork path
+    ///   (`CLONE_VM`) those are this process's threads: a root parent would stay non-dumpable
+    ///   for good (`PR_GET_DUMPABLE` 0: its `/proc/<pid>` files owned by root, no core dumps).
+    ///   `std` does not use `posix_spawn()` for commands with credentials either,
+    /// - or this architecture has no trampoline for it.
+    fn clone_path(&self) -> ClonePath {
+        if raw::INLINE && self.pre_exec.is_empty() && !self.credentials.any() {
+            ClonePath::Vfork
+        } else {
+            ClonePath::Fork
         }
+    }
+
+    /// Prepares the child, creates it with `clone3(flags | namespace flags)`, `exit_signal`
+    /// and the cgroup on `path`, and waits until it has executed the program or failed to.
+    /// `clone_error` maps a failed `clone3()`.
+    fn create(
+        &mut self,
+        defaults: StdioDefaults,
+        flags: u64,
+        exit_signal: libc::c_int,
+        path: ClonePath,
+        clone_error: impl FnOnce(io::Error) -> Error,
+    ) -> Result<Created, Error> {
+        let (plan, parent) = self.prepare(defaults, path)?;
+        let request = CloneRequest {
+            flags: flags | self.namespace_flags(&plan),
+            exit_signal,
+            cgroup: self.cgroup.as_ref().map(AsRawFd::as_raw_fd),
+        };
+        let (pid, pidfd, report) = match path {
+            ClonePath::Vfork => {
+                let (pid, pidfd) = clone_vfork(&request, &plan).map_err(clone_error)?;
+                (pid, pidfd, plan.vfork_report())
+            }
+            ClonePath::Fork => {
+                let pre_exec = &mut self.pre_exec;
+                // SAFETY: `exec_child` is async-signal-safe and never returns, and so are the
+                // pre-exec closures by the contract of `pre_exec`; `plan` outlives the call.
+                let result =
+                    unsafe { exec::clone_child(&request, || exec::exec_child(&plan, pre_exec)) };
+                let (pid, pidfd) = result.map_err(clone_error)?;
+                // Close the child's ends, among them the write end of the report pipe, so that
+                // reading its read end ends when the child has executed the program or exited.
+                drop(plan);
+                let report_pipe = parent.report.ok_or_else(|| io::Error::other("no pipe"))?;
+                (pid, pidfd, exec::read_report(report_pipe)?)
+            }
+        };
+        Ok(Created {
+            pid,
+            pidfd,
+            stdin: parent.stdin,
+            stdout: parent.stdout,
+            stderr: parent.stderr,
+            report,
+        })
     }
 
     /// `CLONE_NEWPID` for [`kill_tree`](Command::kill_tree), with `CLONE_NEWUSER` if `plan`
@@ -970,8 +1233,19 @@ impl Command {
         }
     }
 
-    /// The child's environment: the parent's (unless cleared) with the changes applied.
-    fn child_env(&self) -> BTreeMap<OsString, OsString> {
+    /// The child's environment, and its `PATH`: this process's `environ` as it is, unless the
+    /// command changes it; else a copy with the changes applied.
+    fn child_env(&self) -> Result<(Envp, Option<OsString>), Error> {
+        if !self.env_clear && self.env.is_empty() {
+            return Ok((Envp::inherit(), std::env::var_os("PATH")));
+        }
+        for key in self.env.keys() {
+            if key.is_empty() || key.as_bytes().contains(&b'=') {
+                return Err(invalid_input(format!(
+                    "the environment variable name {key:?} is empty or contains '='"
+                )));
+            }
+        }
         let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
             BTreeMap::new()
         } else {
@@ -983,28 +1257,7 @@ impl Command {
                 None => env.remove(key),
             };
         }
-        env
-    }
-
-    /// Prepares everything the child needs between `clone3()` and `execve()`.
-    fn prepare(&self, defaults: StdioDefaults) -> Result<(ExecPlan, ParentSide), Error> {
-        let argv0 = self.arg0.as_ref().unwrap_or(&self.program);
-        let argv = std::iter::once(cstring(argv0, "the program"))
-            .chain(self.args.iter().map(|arg| cstring(arg, "an argument")))
-            .collect::<Result<Vec<_>, _>>()?;
-
-        for key in self.env.keys() {
-            if key.is_empty() || key.as_bytes().contains(&b'=') {
-                return Err(invalid_input(format!(
-                    "the environment variable name {key:?} is empty or contains '='"
-                )));
-            }
-        }
-        let env = self.child_env();
-        let candidates = path_candidates(&self.program, env.get(OsStr::new("PATH")))
-            .into_iter()
-            .map(|path| cstring(path.as_os_str(), "the program"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let path = env.get(OsStr::new("PATH")).cloned();
         let envp = env
             .into_iter()
             .map(|(key, value)| {
@@ -1014,35 +1267,117 @@ impl Command {
                 cstring(OsStr::from_bytes(&entry), "an environment variable")
             })
             .collect::<Result<Vec<_>, _>>()?;
+        Ok((Envp::Own(CStringArray::new(envp)), path))
+    }
+
+    /// Prepares everything the child needs between `clone3()` and `execve()` on `path`.
+    fn prepare(
+        &self,
+        defaults: StdioDefaults,
+        path: ClonePath,
+    ) -> Result<(ExecPlan, ParentSide), Error> {
+        let argv0 = self.arg0.as_ref().unwrap_or(&self.program);
+        let argv = std::iter::once(cstring(argv0, "the program"))
+            .chain(self.args.iter().map(|arg| cstring(arg, "an argument")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (envp, search_path) = self.child_env()?;
+        let candidates = path_candidates(&self.program, search_path.as_deref())?;
+        let mut plan = ExecPlan::new(CStringArray::new(argv), envp, candidates);
+
+        if self.setsid && self.pgroup.is_some() {
+            return Err(invalid_input(
+                "setsid(true) and process_group() cannot be combined: a session leader cannot \
+                 change its process group"
+                    .to_owned(),
+            ));
+        }
+        if let Some((&child_fd, _)) = self.fds.iter().find(|(&fd, _)| fd <= 2) {
+            return Err(invalid_input(format!(
+                "fd({child_fd}, ...): the child's descriptor must be 3 or above (use stdin(), \
+                 stdout() and stderr() for 0, 1 and 2)"
+            )));
+        }
+        // Every descriptor the child duplicates from is above every target.
+        let max_target = self.fds.keys().copied().fold(2, RawFd::max);
+        let min_source = max_target
+            .checked_add(1)
+            .ok_or_else(|| invalid_input(format!("fd({max_target}, ...): too high")))?;
 
         let [stdin, stdout, stderr] = defaults.0;
-        let (child_stdin, parent_stdin) = prepare_stdio(&self.stdin, stdin, Direction::ToChild)?;
-        let (child_stdout, parent_stdout) =
-            prepare_stdio(&self.stdout, stdout, Direction::FromChild)?;
-        let (child_stderr, parent_stderr) =
-            prepare_stdio(&self.stderr, stderr, Direction::FromChild)?;
+        let mut null = None;
+        let mut parent_ends: [Option<OwnedFd>; 3] = [None, None, None];
+        for (target, (stdio, default, direction)) in [
+            (&self.stdin, stdin, Direction::ToChild),
+            (&self.stdout, stdout, Direction::FromChild),
+            (&self.stderr, stderr, Direction::FromChild),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (source, parent_end) = prepare_stdio(
+                stdio,
+                default,
+                direction,
+                min_source,
+                &mut plan.owned,
+                &mut null,
+            )?;
+            if let Some(source) = source {
+                plan.fds.push(FdMapping {
+                    source,
+                    target: target as RawFd,
+                });
+            }
+            parent_ends[target] = parent_end;
+        }
+        for (&target, fd) in &self.fds {
+            let source = exec::dup_at_least(fd.as_fd(), min_source)?;
+            plan.fds.push(FdMapping {
+                source: source.as_raw_fd(),
+                target,
+            });
+            plan.owned.push(source);
+        }
+        if self.close_other_fds {
+            plan.cloexec_ranges = cloexec_ranges(self.fds.keys().copied());
+        }
 
-        let (mut plan, report) = ExecPlan::new(
-            CStringArray::new(argv),
-            CStringArray::new(envp),
-            CStringArray::new(candidates),
-        )?;
+        let report = match path {
+            ClonePath::Vfork => None,
+            ClonePath::Fork => {
+                let (read, write) = sys::pipe()?;
+                plan.report_pipe = Some(exec::at_least(write, min_source)?);
+                Some(read)
+            }
+        };
         plan.cwd = match &self.cwd {
             Some(dir) => Some(cstring(dir.as_os_str(), "the working directory")?),
             None => None,
         };
-        plan.stdio = [child_stdin, child_stdout, child_stderr];
         // Without CAP_SYS_ADMIN only a new user namespace lets the child own a pid namespace.
-        let privileged = sys::has_capability(sys::CAP_SYS_ADMIN).unwrap_or(false);
-        if self.kill_tree && !privileged {
+        // Asked only then: one `capget()` less for every other spawn.
+        if self.kill_tree && !sys::has_capability(sys::CAP_SYS_ADMIN).unwrap_or(false) {
             plan.id_maps = Some(IdMaps::identity());
         }
         plan.credentials = self.credentials.clone();
+        plan.setsid = self.setsid;
         plan.pgroup = self.pgroup;
+        plan.umask = self.umask;
+        plan.rlimits = self
+            .rlimits
+            .iter()
+            .map(|&(resource, soft, hard)| match resource {
+                Some(resource) => Ok((resource, [soft, hard])),
+                None => Err(invalid_input(
+                    "rlimit(): the resource is no RLIMIT_* number".to_owned(),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let [stdin, stdout, stderr] = parent_ends;
         let parent = ParentSide {
-            stdin: parent_stdin.map(ChildStdin::from_fd),
-            stdout: parent_stdout.map(ChildStdout::from_fd),
-            stderr: parent_stderr.map(ChildStderr::from_fd),
+            stdin: stdin.map(ChildStdin::from_fd),
+            stdout: stdout.map(ChildStdout::from_fd),
+            stderr: stderr.map(ChildStderr::from_fd),
             report,
         };
         Ok((plan, parent))
@@ -1070,13 +1405,14 @@ impl Command {
     }
 }
 
-/// The error for a failed `clone3()` with the autokill flags: `nnp` and `namespaces` say
-/// whether `CLONE_NNP` and `CLONE_NEWPID` were asked for.
-pub(crate) fn clone_error(error: io::Error, nnp: bool, namespaces: bool) -> Error {
+/// The error for a failed `clone3()` with the autokill flags: `nnp`, `namespaces` and `cgroup`
+/// say whether `CLONE_NNP`, `CLONE_NEWPID` and `CLONE_INTO_CGROUP` were asked for.
+pub(crate) fn clone_error(error: io::Error, nnp: bool, namespaces: bool, cgroup: bool) -> Error {
     let errno = error.raw_os_error();
     let context = CloneContext {
         nnp,
         namespaces,
+        cgroup,
         seccomp_filter: errno == Some(libc::ENOSYS)
             && sys::seccomp_mode().ok() == Some(libc::SECCOMP_MODE_FILTER as libc::c_int),
         // Only asked when it decides: an EINVAL with namespaces.
@@ -1096,22 +1432,125 @@ fn cstring(s: &OsStr, what: &str) -> Result<CString, Error> {
         .map_err(|_| invalid_input(format!("{what} {s:?} contains a NUL byte")))
 }
 
-/// The paths `execve()` tries in turn for `program`, with `path` the child's `PATH`.
+/// The paths `execve()` tries in turn for `program`, with `path` the child's `PATH`: each
+/// followed by a NUL, one after the other in one buffer (as [`ExecPlan::candidates`] wants
+/// them).
 ///
 /// A program with a `/` is used as is; otherwise each `PATH` entry is tried in order, an empty
 /// one meaning the working directory, like `execvp()` does. An empty program has no candidates
 /// (the child then reports `ENOENT`).
-fn path_candidates(program: &OsStr, path: Option<&OsString>) -> Vec<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        return vec![PathBuf::from(program)];
+fn path_candidates(program: &OsStr, path: Option<&OsStr>) -> Result<Vec<u8>, Error> {
+    let program = program.as_bytes();
+    if program.contains(&0) {
+        return Err(invalid_input(format!(
+            "the program {:?} contains a NUL byte",
+            OsStr::from_bytes(program)
+        )));
+    }
+    let mut candidates = Vec::new();
+    if program.contains(&b'/') {
+        candidates.extend_from_slice(program);
+        candidates.push(0);
+        return Ok(candidates);
     }
     if program.is_empty() {
-        return Vec::new();
+        return Ok(candidates);
     }
-    let path = path.map_or(DEFAULT_PATH.as_bytes(), |path| path.as_bytes());
-    path.split(|&byte| byte == b':')
-        .map(|dir| Path::new(OsStr::from_bytes(dir)).join(program))
-        .collect()
+    let path = path.map_or(DEFAULT_PATH.as_bytes(), OsStrExt::as_bytes);
+    candidates.reserve(path.len() + (program.len() + 2) * (path.len() / 4 + 1));
+    for dir in path.split(|&byte| byte == b':') {
+        // A NUL would end the candidate early (an environment value cannot hold one anyway).
+        if dir.contains(&0) {
+            continue;
+        }
+        // As `Path::join`: no second `/` after a directory that ends with one.
+        if !dir.is_empty() {
+            candidates.extend_from_slice(dir);
+            if !dir.ends_with(b"/") {
+                candidates.push(b'/');
+            }
+        }
+        candidates.extend_from_slice(program);
+        candidates.push(0);
+    }
+    Ok(candidates)
+}
+
+/// The ranges of descriptor numbers [`Command::close_other_fds`] marks close-on-exec: from 3 to
+/// the last one, without `keep`.
+fn cloexec_ranges(keep: impl Iterator<Item = RawFd>) -> Vec<(libc::c_uint, libc::c_uint)> {
+    let mut keep: Vec<libc::c_uint> = keep
+        .filter_map(|fd| libc::c_uint::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut ranges = Vec::with_capacity(keep.len() + 1);
+    let mut first: libc::c_uint = 3;
+    for fd in keep {
+        if fd > first {
+            ranges.push((first, fd - 1));
+        }
+        // Below 2^31: the number came from a non-negative `RawFd`.
+        first = fd + 1;
+    }
+    ranges.push((first, libc::c_uint::MAX));
+    ranges
+}
+
+/// How the child is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClonePath {
+    /// `clone3(CLONE_VM | CLONE_VFORK)` on a stack of its own ([`crate::vfork`]).
+    Vfork,
+    /// `clone3()` of a copy of this process ([`exec::clone_child`]).
+    Fork,
+}
+
+/// The vfork path's `clone3()`, for the child that runs `plan`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn clone_vfork(request: &CloneRequest, plan: &ExecPlan) -> io::Result<(libc::pid_t, OwnedFd)> {
+    // SAFETY: `vfork_child` only makes raw system calls on `plan` and ends in `execve()` or
+    // `exit_group()`; `plan` has no report pipe and stays alive and unchanged until
+    // `clone_vfork` returns, which is after the child executed the program or exited.
+    unsafe {
+        crate::vfork::clone_vfork(request, exec::vfork_child, std::ptr::addr_of!(*plan).cast())
+    }
+}
+
+/// The vfork path's `clone3()`: not on this architecture ([`Command::clone_path`] never
+/// chooses it here).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn clone_vfork(_request: &CloneRequest, _plan: &ExecPlan) -> io::Result<(libc::pid_t, OwnedFd)> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// A child created by [`Command::create`], and what it reported.
+struct Created {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    /// The child's report: `None` if it executed the program.
+    report: Option<[u8; 4]>,
+}
+
+impl Created {
+    /// The [`Child`], or the error the child reported (it has exited; dropping the pidfd has
+    /// nothing left to kill).
+    fn into_child(self, command: &Command) -> Result<Child, Error> {
+        match self.report {
+            None => Ok(Child::new(
+                self.pid,
+                self.pidfd,
+                self.stdin,
+                self.stdout,
+                self.stderr,
+            )),
+            Some(report) => Err(command.report_error(report)),
+        }
+    }
 }
 
 /// The parent's ends of the pipes.
@@ -1119,8 +1558,9 @@ struct ParentSide {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
-    /// The read end of the report pipe: EOF when the child executed the program, or 4 bytes.
-    report: OwnedFd,
+    /// The fork path's read end of the report pipe: EOF when the child executed the program,
+    /// or 4 bytes.
+    report: Option<OwnedFd>,
 }
 
 /// Which way a standard stream flows.
@@ -1130,859 +1570,49 @@ enum Direction {
     FromChild,
 }
 
-/// The child's descriptor for a standard stream (`stdio`, or `default` if unset), and the
-/// parent's end if it is piped.
+/// The child's descriptor for a standard stream (`stdio`, or `default` if unset), numbered
+/// `min` or above, and the parent's end if it is piped. New descriptors for the child go into
+/// `owned`; `/dev/null` is opened once per spawn (`null`), whichever streams use it.
 fn prepare_stdio(
     stdio: &Option<Stdio>,
     default: DefaultStdio,
     direction: Direction,
-) -> io::Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    min: RawFd,
+    owned: &mut Vec<OwnedFd>,
+    null: &mut Option<RawFd>,
+) -> io::Result<(Option<RawFd>, Option<OwnedFd>)> {
     let kind = match (stdio, default) {
         (Some(stdio), _) => &stdio.0,
         (None, DefaultStdio::Inherit) => &StdioKind::Inherit,
         (None, DefaultStdio::Null) => &StdioKind::Null,
         (None, DefaultStdio::Piped) => &StdioKind::Piped,
     };
+    let mut own = |fd: OwnedFd| {
+        let raw = fd.as_raw_fd();
+        owned.push(fd);
+        raw
+    };
     Ok(match kind {
         StdioKind::Inherit => (None, None),
-        StdioKind::Null => {
-            let null = File::options().read(true).write(true).open("/dev/null")?;
-            (Some(exec::above_stdio(null.into())?), None)
-        }
+        StdioKind::Null => match *null {
+            Some(fd) => (Some(fd), None),
+            None => {
+                let file = File::options().read(true).write(true).open("/dev/null")?;
+                let fd = own(exec::at_least(file.into(), min)?);
+                *null = Some(fd);
+                (Some(fd), None)
+            }
+        },
         StdioKind::Piped => {
             let (read, write) = sys::pipe()?;
             match direction {
-                Direction::ToChild => (Some(exec::above_stdio(read)?), Some(write)),
-                Direction::FromChild => (Some(exec::above_stdio(write)?), Some(read)),
+                Direction::ToChild => (Some(own(exec::at_least(read, min)?)), Some(write)),
+                Direction::FromChild => (Some(own(exec::at_least(write, min)?)), Some(read)),
             }
         }
-        StdioKind::Fd(fd) => (Some(exec::dup_above_stdio(fd.as_fd())?), None),
+        StdioKind::Fd(fd) => (Some(own(exec::dup_at_least(fd.as_fd(), min)?)), None),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exec::{
-        decode_report, encode_report, read_report, STEP_CHDIR, STEP_EXEC, STEP_STDIO,
-    };
-    use std::io::{Read, Write};
-    use std::mem::MaybeUninit;
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
-    use std::ptr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn strings(array: &CStringArray) -> Vec<String> {
-        array
-            .strings
-            .iter()
-            .map(|s| s.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    #[test]
-    fn builder_records_everything() {
-        let mut cmd = Command::new("prog");
-        cmd.arg("a")
-            .args(["b", "c"])
-            .current_dir("/tmp")
-            .no_new_privs(false)
-            .stdin(Stdio::null());
-        assert_eq!(cmd.get_program(), "prog");
-        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["a", "b", "c"]);
-        assert_eq!(cmd.get_current_dir(), Some(Path::new("/tmp")));
-        assert!(!cmd.get_no_new_privs());
-        assert!(Command::new("x").get_no_new_privs(), "NNP is on by default");
-        assert!(!cmd.get_kill_tree());
-    }
-
-    #[test]
-    fn argv_starts_with_the_program_as_given() {
-        let mut cmd = Command::new("echo");
-        cmd.args(["hello", "", "wörld"]);
-        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
-        assert_eq!(strings(&plan.argv), ["echo", "hello", "", "wörld"]);
-        assert_eq!(plan.argv.ptrs.len(), 5);
-        assert!(plan.argv.ptrs[4].is_null());
-        assert!(plan.envp.ptrs.last().unwrap().is_null());
-        assert!(plan.candidates.ptrs.last().unwrap().is_null());
-    }
-
-    #[test]
-    fn environment_changes() {
-        let mut cmd = Command::new("x");
-        cmd.env_clear()
-            .env("A", "1")
-            .envs([("B", "2"), ("C", "3")])
-            .env_remove("B")
-            .env("A", "4");
-        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
-        assert_eq!(strings(&plan.envp), ["A=4", "C=3"]);
-
-        // env_clear() forgets earlier changes.
-        let mut cmd = Command::new("x");
-        cmd.env("GONE", "1").env_clear().env("KEPT", "1");
-        assert_eq!(
-            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp),
-            ["KEPT=1"]
-        );
-
-        // Without env_clear() the parent's environment is the base.
-        let inherited = std::env::vars_os().count();
-        let mut cmd = Command::new("x");
-        cmd.env("AUTOKILL_TEST_NEW_VARIABLE", "yes");
-        let envp = strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp);
-        assert_eq!(envp.len(), inherited + 1);
-        assert!(envp.contains(&"AUTOKILL_TEST_NEW_VARIABLE=yes".to_owned()));
-        if let Some(path) = std::env::var_os("PATH") {
-            let mut cmd = Command::new("x");
-            cmd.env_remove("PATH");
-            let envp = strings(&cmd.prepare(INHERIT_ALL).unwrap().0.envp);
-            assert_eq!(envp.len(), inherited - 1);
-            assert!(!envp.contains(&format!("PATH={}", path.to_str().unwrap())));
-        }
-    }
-
-    #[test]
-    fn nul_bytes_and_bad_names_are_invalid_input() {
-        let invalid = |cmd: &mut Command| match cmd.prepare(INHERIT_ALL) {
-            Err(Error::Io(error)) => {
-                assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
-                error.to_string()
-            }
-            other => panic!("expected InvalidInput, got {:?}", other.err()),
-        };
-        assert!(invalid(Command::new("a\0b").env_clear()).contains("NUL"));
-        assert!(invalid(Command::new("a").arg("b\0")).contains("NUL"));
-        assert!(invalid(Command::new("a").env("K", "v\0")).contains("NUL"));
-        assert!(invalid(Command::new("a").current_dir("/\0")).contains("NUL"));
-        assert!(invalid(Command::new("a").env("K=V", "v")).contains("'='"));
-        assert!(invalid(Command::new("a").env("", "v")).contains("'='"));
-    }
-
-    #[test]
-    fn path_resolution() {
-        let path = |s: &str| Some(OsString::from(s));
-        let names = |v: Vec<PathBuf>| {
-            v.into_iter()
-                .map(|p| p.into_os_string().into_string().unwrap())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(path_candidates(
-                "ls".as_ref(),
-                path("/a:/b/::rel:/c/").as_ref()
-            )),
-            ["/a/ls", "/b/ls", "ls", "rel/ls", "/c/ls"]
-        );
-        // With a slash: as is, PATH is not used.
-        assert_eq!(
-            names(path_candidates("./ls".as_ref(), path("/a").as_ref())),
-            ["./ls"]
-        );
-        assert_eq!(
-            names(path_candidates("/bin/ls".as_ref(), None)),
-            ["/bin/ls"]
-        );
-        // No PATH: glibc's default.
-        assert_eq!(
-            names(path_candidates("ls".as_ref(), None)),
-            ["/bin/ls", "/usr/bin/ls"]
-        );
-        // An empty PATH is one empty entry: the working directory.
-        assert_eq!(
-            names(path_candidates("ls".as_ref(), path("").as_ref())),
-            ["ls"]
-        );
-        assert!(path_candidates("".as_ref(), path("/a").as_ref()).is_empty());
-    }
-
-    #[test]
-    fn the_childs_path_decides() {
-        let mut cmd = Command::new("prog");
-        cmd.env("PATH", "/only/here");
-        assert_eq!(
-            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.candidates),
-            ["/only/here/prog"]
-        );
-        cmd.env_remove("PATH");
-        assert_eq!(
-            strings(&cmd.prepare(INHERIT_ALL).unwrap().0.candidates),
-            ["/bin/prog", "/usr/bin/prog"]
-        );
-    }
-
-    #[test]
-    fn report_encoding() {
-        for (step, errno) in [
-            (STEP_EXEC, libc::ENOENT),
-            (STEP_STDIO, libc::EBADF),
-            (STEP_CHDIR, libc::ENOTDIR),
-            (STEP_EXEC, 4095),
-        ] {
-            assert_eq!(decode_report(encode_report(step, errno)), (step, errno));
-        }
-        // A plain errno is an exec failure.
-        assert_eq!(
-            decode_report(libc::EACCES.to_ne_bytes()),
-            (STEP_EXEC, libc::EACCES)
-        );
-        let cmd = Command::new("prog");
-        match cmd.report_error(encode_report(STEP_EXEC, libc::ENOENT)) {
-            Error::Exec { program, source } => {
-                assert_eq!(program, "prog");
-                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            cmd.report_error(encode_report(STEP_CHDIR, libc::ENOENT)),
-            Error::CurrentDir { .. }
-        ));
-        assert!(matches!(
-            cmd.report_error(encode_report(STEP_STDIO, libc::EBADF)),
-            Error::Io(_)
-        ));
-    }
-
-    #[test]
-    fn report_pipe_reading() {
-        // EOF without data: the program was executed.
-        let (read, write) = sys::pipe().unwrap();
-        drop(write);
-        assert_eq!(read_report(read).unwrap(), None);
-        // Four bytes: the errno.
-        let (read, write) = sys::pipe().unwrap();
-        File::from(write)
-            .write_all(&encode_report(STEP_EXEC, libc::ENOEXEC))
-            .unwrap();
-        assert_eq!(
-            read_report(read).unwrap(),
-            Some(encode_report(STEP_EXEC, libc::ENOEXEC))
-        );
-        // A short report is an error, not success.
-        let (read, write) = sys::pipe().unwrap();
-        File::from(write).write_all(&[1, 2]).unwrap();
-        assert_eq!(
-            read_report(read).unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
-    }
-
-    #[test]
-    fn descriptors_for_the_child_are_above_stdio_and_cloexec() {
-        let mut cmd = Command::new("x");
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(File::open("/dev/null").unwrap());
-        let (plan, parent) = cmd.prepare(INHERIT_ALL).unwrap();
-        for fd in plan.stdio.iter().flatten().chain([&plan.report]) {
-            assert!(fd.as_raw_fd() > 2);
-            // SAFETY: Reads the descriptor flags of an open descriptor.
-            let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
-            assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
-        }
-        assert!(parent.stdin.is_some());
-        assert!(parent.stdout.is_none() && parent.stderr.is_none());
-
-        let fd: OwnedFd = File::open("/dev/null").unwrap().into();
-        let low = exec::above_stdio(fd).unwrap();
-        assert!(low.as_raw_fd() > 2);
-    }
-
-    /// A child created by the same `clone3()` and running the same path as [`Command::spawn`]'s,
-    /// but without the autokill flags and with `SIGCHLD` as its exit signal (so that it can be
-    /// waited for), so that the child's side can be tested on kernels without
-    /// `CLONE_PIDFD_AUTOKILL`. The namespaces of `kill_tree` are those of `spawn`.
-    struct Forked {
-        pid: libc::pid_t,
-        pidfd: OwnedFd,
-        result: Result<(), Error>,
-        stdin: Option<ChildStdin>,
-        stdout: Option<ChildStdout>,
-    }
-
-    impl Forked {
-        fn run(cmd: &mut Command) -> Forked {
-            Self::try_run(cmd).unwrap()
-        }
-
-        /// Like [`Forked::run`], `Err` if `clone3()` fails.
-        fn try_run(cmd: &mut Command) -> io::Result<Forked> {
-            let (plan, parent) = cmd.prepare(INHERIT_ALL).unwrap();
-            let flags = cmd.namespace_flags(&plan);
-            let pre_exec = &mut cmd.pre_exec;
-            // SAFETY: The child only runs the async-signal-safe `exec_child` and the test's
-            // async-signal-safe pre-exec closures.
-            let (pid, pidfd) = unsafe {
-                exec::clone_child(flags, libc::SIGCHLD, || exec::exec_child(&plan, pre_exec))
-            }?;
-            drop(plan);
-            let result = match read_report(parent.report).unwrap() {
-                None => Ok(()),
-                Some(report) => Err(cmd.report_error(report)),
-            };
-            Ok(Forked {
-                pid,
-                pidfd,
-                result,
-                stdin: parent.stdin,
-                stdout: parent.stdout,
-            })
-        }
-
-        fn output(&mut self) -> String {
-            let mut out = String::new();
-            self.stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            out
-        }
-
-        fn wait(self) -> ExitStatus {
-            let mut status = 0;
-            // SAFETY: Waits for our own (plain, not autoreaped) child.
-            let ret = unsafe { libc::waitpid(self.pid, &mut status, 0) };
-            assert_eq!(ret, self.pid);
-            ExitStatus::from_raw(status)
-        }
-    }
-
-    fn temp_dir() -> PathBuf {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "autokill-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn write_file(path: &Path, contents: &str, mode: u32) {
-        std::fs::write(path, contents).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    #[test]
-    fn exec_success_reports_nothing() {
-        let forked = Forked::run(Command::new("true").stdout(Stdio::null()));
-        assert!(forked.result.is_ok());
-        assert_eq!(forked.wait().code(), Some(0));
-    }
-
-    #[test]
-    fn exec_failure_reports_enoent() {
-        for program in [
-            "/nonexistent/autokill-test",
-            "autokill-test-no-such-program",
-        ] {
-            let forked = Forked::run(&mut Command::new(program));
-            match &forked.result {
-                Err(Error::Exec { program: p, source }) => {
-                    assert_eq!(p, program);
-                    assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
-                }
-                other => panic!("{program}: {other:?}"),
-            }
-            assert_eq!(forked.wait().code(), Some(127));
-        }
-    }
-
-    #[test]
-    fn exec_failure_reports_eacces_and_enoexec() {
-        let dir = temp_dir();
-        let not_executable = dir.join("not-executable");
-        write_file(&not_executable, "#!/bin/sh\n", 0o644);
-        let not_a_program = dir.join("not-a-program");
-        write_file(&not_a_program, "just text\n", 0o755);
-        for (path, errno) in [
-            (&not_executable, libc::EACCES),
-            (&not_a_program, libc::ENOEXEC),
-        ] {
-            let forked = Forked::run(&mut Command::new(path));
-            match &forked.result {
-                Err(Error::Exec { source, .. }) => assert_eq!(source.raw_os_error(), Some(errno)),
-                other => panic!("{path:?}: {other:?}"),
-            }
-            assert_eq!(forked.wait().code(), Some(127));
-        }
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn path_search_skips_what_it_cannot_execute() {
-        let dir = temp_dir();
-        write_file(&dir.join("true"), "#!/bin/sh\nexit 1\n", 0o644);
-        write_file(&dir.join("only-here"), "#!/bin/sh\nexit 1\n", 0o644);
-        let path = format!("/nonexistent:{}:/usr/bin:/bin", dir.display());
-
-        // Not executable in the first directory, found further on: as execvp().
-        let forked = Forked::run(Command::new("true").env("PATH", &path));
-        assert!(forked.result.is_ok(), "{:?}", forked.result);
-        assert_eq!(forked.wait().code(), Some(0));
-
-        // Only a non-executable candidate: EACCES, not ENOENT.
-        let forked = Forked::run(Command::new("only-here").env("PATH", &path));
-        match &forked.result {
-            Err(Error::Exec { source, .. }) => {
-                assert_eq!(source.raw_os_error(), Some(libc::EACCES))
-            }
-            other => panic!("{other:?}"),
-        }
-        forked.wait();
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn child_gets_stdio_environment_and_directory() {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "read line; echo \"$line|$FOO|${BAR-unset}|$(pwd)\""])
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("FOO", "foo")
-            .current_dir("/proc")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut forked = Forked::run(&mut cmd);
-        assert!(forked.result.is_ok(), "{:?}", forked.result);
-        let mut stdin = forked.stdin.take().unwrap();
-        stdin.write_all(b"input\n").unwrap();
-        drop(stdin);
-        assert_eq!(forked.output(), "input|foo|unset|/proc\n");
-        assert_eq!(forked.wait().code(), Some(0));
-    }
-
-    #[test]
-    fn stdio_null_and_from_fd() {
-        let dir = temp_dir();
-        let file = dir.join("out");
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "cat; echo to-file"])
-            .stdin(Stdio::null())
-            .stdout(File::create(&file).unwrap());
-        let forked = Forked::run(&mut cmd);
-        assert!(forked.result.is_ok());
-        assert_eq!(forked.wait().code(), Some(0));
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "to-file\n");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn working_directory_failure_is_reported() {
-        let forked = Forked::run(Command::new("true").current_dir("/nonexistent/dir"));
-        match &forked.result {
-            Err(Error::CurrentDir { dir, source }) => {
-                assert_eq!(dir, Path::new("/nonexistent/dir"));
-                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(forked.wait().code(), Some(127));
-    }
-
-    /// The `Sig*` masks of `/proc/self/status` as the child sees them.
-    fn signal_masks(out: &str) -> (u64, u64) {
-        let mask = |name: &str| {
-            let line = out.lines().find(|l| l.starts_with(name)).unwrap();
-            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
-        };
-        (mask("SigBlk:"), mask("SigIgn:"))
-    }
-
-    #[test]
-    fn child_starts_with_empty_signal_mask_and_default_sigpipe() {
-        // Block SIGUSR1 in this thread (which the child would inherit); the test harness, like
-        // every Rust program, ignores SIGPIPE.
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: Initialises `set`, then blocks SIGUSR1 in this thread, saving the old mask.
-        unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            libc::sigaddset(set.as_mut_ptr(), libc::SIGUSR1);
-            libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), old.as_mut_ptr());
-        }
-        let mut forked = Forked::run(
-            Command::new("grep")
-                .args(["^Sig", "/proc/self/status"])
-                .stdout(Stdio::piped()),
-        );
-        // SAFETY: Restores the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
-        assert!(forked.result.is_ok());
-        let (blocked, ignored) = signal_masks(&forked.output());
-        forked.wait();
-        assert_eq!(blocked, 0);
-        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0);
-    }
-
-    #[test]
-    fn spawn_on_a_kernel_with_autokill() {
-        if crate::tests::skip_without_autokill() {
-            return;
-        }
-        let mut child = Command::new("sh")
-            .args(["-c", "echo hi; exit 5"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, "hi\n");
-        assert_eq!(child.wait().unwrap().code(), Some(5));
-        let info = sys::pidfd_get_info(child.as_fd(), sys::PIDFD_INFO_EXIT).unwrap();
-        assert_ne!(info.mask & sys::PIDFD_INFO_EXIT, 0);
-    }
-
-    #[test]
-    fn supported_agrees_with_spawn() {
-        let result = Command::new("true").spawn();
-        if crate::supported() {
-            assert!(result.is_ok(), "{:?}", result.err());
-        } else {
-            match result {
-                Err(Error::Unsupported) => {}
-                other => panic!("expected Unsupported, got {:?}", other.err()),
-            }
-        }
-    }
-
-    #[test]
-    fn builder_records_the_commandext_options() {
-        let mut cmd = Command::new("prog");
-        cmd.env("A", "1").env_remove("B").env("C", "3");
-        assert_eq!(
-            cmd.get_envs().collect::<Vec<_>>(),
-            [
-                (OsStr::new("A"), Some(OsStr::new("1"))),
-                (OsStr::new("B"), None),
-                (OsStr::new("C"), Some(OsStr::new("3")))
-            ]
-        );
-        cmd.env_clear().env("D", "4");
-        assert_eq!(cmd.get_envs().len(), 1);
-        cmd.arg0("shown").arg("x").kill_tree(true);
-        assert!(cmd.get_kill_tree());
-        let (plan, _) = cmd.prepare(INHERIT_ALL).unwrap();
-        assert_eq!(strings(&plan.argv), ["shown", "x"]);
-        assert_eq!(
-            strings(&plan.candidates).len(),
-            2,
-            "still searches for prog"
-        );
-        assert!(Stdio::piped().makes_pipe() && !Stdio::null().makes_pipe());
-    }
-
-    #[test]
-    fn output_defaults_capture_and_null_stdin() {
-        let (plan, parent) = Command::new("x").prepare(CAPTURE).unwrap();
-        assert!(plan.stdio.iter().all(Option::is_some));
-        assert!(parent.stdin.is_none() && parent.stdout.is_some() && parent.stderr.is_some());
-        // What the command sets wins over the defaults.
-        let (plan, parent) = Command::new("x")
-            .stdout(Stdio::inherit())
-            .prepare(CAPTURE)
-            .unwrap();
-        assert!(plan.stdio[1].is_none() && parent.stdout.is_none());
-        let (plan, _) = Command::new("x").prepare(INHERIT_ALL).unwrap();
-        assert!(plan.stdio.iter().all(Option::is_none));
-    }
-
-    #[test]
-    fn arg0_and_process_group() {
-        let mut forked = Forked::run(
-            Command::new("sh")
-                .arg0("custom-name")
-                .args([
-                    "-c",
-                    "tr '\\0' ' ' </proc/$$/cmdline; echo; cut -d' ' -f5 /proc/self/stat",
-                ])
-                .process_group(0)
-                .stdout(Stdio::piped()),
-        );
-        assert!(forked.result.is_ok(), "{:?}", forked.result);
-        let out = forked.output();
-        let pid = forked.pid;
-        assert!(forked.wait().success());
-        let mut lines = out.lines();
-        assert!(
-            lines.next().unwrap().starts_with("custom-name -c "),
-            "{out}"
-        );
-        assert_eq!(
-            lines.next().unwrap(),
-            pid.to_string(),
-            "a new group named by the child"
-        );
-    }
-
-    #[test]
-    fn pre_exec_runs_after_the_kernel_cleared_the_handlers() {
-        extern "C" fn handler(_: libc::c_int) {}
-        // A handler in this process; CLONE_CLEAR_SIGHAND must have reset it in the child before
-        // anything of ours runs there. No test sends SIGURG.
-        // SAFETY: Installs an empty handler for a signal nothing sends here.
-        unsafe { libc::signal(libc::SIGURG, handler as *const () as libc::sighandler_t) };
-        let handler_is_reset = || {
-            let mut old = MaybeUninit::<libc::sigaction>::uninit();
-            // SAFETY: Queries the action of SIGURG into `old`.
-            if unsafe { libc::sigaction(libc::SIGURG, ptr::null(), old.as_mut_ptr()) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `sigaction` succeeded, so `old` is initialised.
-            if unsafe { old.assume_init() }.sa_sigaction != libc::SIG_DFL {
-                return Err(io::Error::from_raw_os_error(libc::EEXIST));
-            }
-            Ok(())
-        };
-        let mut cmd = Command::new("true");
-        // SAFETY: The closure only calls the async-signal-safe `sigaction()`.
-        unsafe { cmd.pre_exec(handler_is_reset) };
-        let forked = Forked::run(&mut cmd);
-        // SAFETY: Restores the default action.
-        unsafe { libc::signal(libc::SIGURG, libc::SIG_DFL) };
-        assert!(
-            forked.result.is_ok(),
-            "handler not reset: {:?}",
-            forked.result
-        );
-        assert!(forked.wait().success());
-
-        // A failing closure: its errno, exit status 127, and later closures do not run.
-        let mut cmd = Command::new("true");
-        // SAFETY: The closures touch no memory and call nothing.
-        unsafe {
-            cmd.pre_exec(|| Err(io::Error::from_raw_os_error(libc::EXDEV)))
-                .pre_exec(|| Err(io::Error::from_raw_os_error(libc::ENOTSUP)))
-        };
-        let forked = Forked::run(&mut cmd);
-        match &forked.result {
-            Err(Error::Io(error)) => assert_eq!(error.raw_os_error(), Some(libc::EXDEV)),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(forked.wait().code(), Some(127));
-    }
-
-    #[test]
-    fn a_panicking_pre_exec_closure_ends_the_child_with_127() {
-        let (marker_read, marker_write) = sys::pipe().unwrap();
-        let marker = marker_write.as_raw_fd();
-        // SAFETY: `getpid()` cannot fail.
-        let parent = unsafe { libc::getpid() };
-        let forked = std::panic::catch_unwind(|| {
-            let mut cmd = Command::new("true");
-            // SAFETY: The first closure panics, against the contract of `pre_exec`: what the
-            // test is about (the panic hook it runs in the child is acceptable in a test). The
-            // second one writes to a pipe, async-signal-safe.
-            unsafe {
-                cmd.pre_exec(|| panic!("a pre_exec closure panics"))
-                    .pre_exec(move || {
-                        libc::write(marker, b"second closure".as_ptr().cast(), 14);
-                        Ok(())
-                    })
-            };
-            Forked::run(&mut cmd)
-        });
-        // SAFETY: `getpid()` cannot fail.
-        if unsafe { libc::getpid() } != parent {
-            // Only a child whose panic unwound out of the spawning code gets here, as a second
-            // copy of the test: it tells the test and ends without running the harness.
-            // SAFETY: Writes from a live array to the pipe, then ends this process.
-            unsafe {
-                libc::write(marker, b"returned".as_ptr().cast(), 8);
-                libc::_exit(0);
-            }
-        }
-        let mut forked = forked.expect("the parent does not unwind");
-        let result = std::mem::replace(&mut forked.result, Ok(()));
-        let status = forked.wait();
-        drop(marker_write);
-        let mut written = Vec::new();
-        File::from(marker_read).read_to_end(&mut written).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&written),
-            "",
-            "the child ran the next closure or returned into the test"
-        );
-        match result {
-            Err(Error::Io(error)) => {
-                assert!(
-                    error.to_string().contains("pre_exec closure panicked"),
-                    "{error}"
-                );
-                assert_eq!(error.raw_os_error(), None);
-            }
-            other => panic!("expected the panic reported, got {other:?}"),
-        }
-        assert_eq!(status.code(), Some(127));
-    }
-
-    #[test]
-    fn uid_gid_and_groups() {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "id -u; id -g; id -G"])
-            .uid(65534)
-            .gid(65533)
-            .groups(&[65533, 65532])
-            .stdout(Stdio::piped());
-        // SAFETY: `geteuid()` cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            // Unprivileged: the child reports setgroups()' EPERM.
-            let forked = Forked::run(&mut cmd);
-            assert!(
-                matches!(&forked.result, Err(Error::Io(e)) if e.raw_os_error() == Some(libc::EPERM))
-            );
-            forked.wait();
-            return;
-        }
-        let mut forked = Forked::run(&mut cmd);
-        assert!(forked.result.is_ok(), "{:?}", forked.result);
-        assert_eq!(forked.output(), "65534\n65533\n65533 65532\n");
-        assert!(forked.wait().success());
-        // A uid without groups drops root's supplementary groups, as std does.
-        let mut forked = Forked::run(
-            Command::new("sh")
-                .args(["-c", "id -G"])
-                .uid(65534)
-                .gid(65534)
-                .stdout(Stdio::piped()),
-        );
-        assert_eq!(forked.output(), "65534\n");
-        assert!(forked.wait().success());
-        // Ids that do not fit in 16 bits, and groups that the legacy setgroups() of x86 and arm
-        // would read as 16-bit gids ([100, 0, 200, 0, ...]): they reach the kernel whole.
-        let mut forked = Forked::run(
-            Command::new("sh")
-                .args(["-c", "id -u; id -g; id -G"])
-                .uid(100_000)
-                .gid(100_001)
-                .groups(&[100, 200, 70_000])
-                .stdout(Stdio::piped()),
-        );
-        assert!(forked.result.is_ok(), "{:?}", forked.result);
-        assert_eq!(forked.output(), "100000\n100001\n100001 100 200 70000\n");
-        assert!(forked.wait().success());
-    }
-
-    /// The pid (in our namespace) of a child of `parent`, found in `/proc`; waits up to 30 s.
-    pub(crate) fn child_of(parent: libc::pid_t) -> libc::pid_t {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
-                    continue;
-                };
-                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                    continue;
-                };
-                // The fields after the command name, which is in parentheses.
-                let fields = &stat[stat.rfind(')').unwrap() + 2..];
-                let ppid = fields.split(' ').nth(1).unwrap().parse::<libc::pid_t>();
-                if ppid == Ok(parent) {
-                    return pid;
-                }
-            }
-            assert!(std::time::Instant::now() < deadline, "no child of {parent}");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-
-    /// Runs the tree check of [`kill_tree_namespace_takes_the_grandchildren`]; the error says
-    /// what failed.
-    fn check_tree_kill() -> Result<(), String> {
-        use std::io::BufRead;
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "trap '' TERM; sleep 1000 & echo $$ $!; wait"])
-            .kill_tree(true)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        let mut forked = Forked::try_run(&mut cmd).map_err(|e| format!("clone3: {e}"))?;
-        forked
-            .result
-            .as_ref()
-            .map_err(|e| format!("spawn: {e:?}"))?;
-        let mut line = String::new();
-        std::io::BufReader::new(forked.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        if line != "1 2\n" {
-            return Err(format!(
-                "the shell is not pid 1 with its child pid 2: {line:?}"
-            ));
-        }
-        let grandchild = child_of(forked.pid);
-        let watcher = sys::pidfd_open(grandchild, 0).unwrap();
-        if sys::pidfd_wait_reaped(watcher.as_fd(), Some(std::time::Duration::from_millis(200)))
-            .unwrap()
-        {
-            return Err("the grandchild died early".into());
-        }
-        sys::pidfd_send_signal(forked.pidfd.as_fd(), libc::SIGKILL).unwrap();
-        let status = forked.wait();
-        if status.signal() != Some(libc::SIGKILL) {
-            return Err(format!("init status {status:?}"));
-        }
-        // The init of a pid namespace is reaped only after every other process in it.
-        if !sys::pidfd_wait_reaped(watcher.as_fd(), Some(std::time::Duration::ZERO)).unwrap() {
-            return Err("the grandchild outlived the reaped init".into());
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn kill_tree_namespace_takes_the_grandchildren() {
-        // As this test process is (root: CLONE_NEWPID only, else with CLONE_NEWUSER).
-        check_tree_kill().unwrap();
-    }
-
-    #[test]
-    fn kill_tree_unprivileged_through_a_user_namespace() {
-        let code = crate::tests::in_helper(|| {
-            if crate::tests::become_nobody().is_err() {
-                return 10;
-            }
-            let mut cmd = Command::new("sh");
-            cmd.args(["-c", "echo $$; cat /proc/self/uid_map; id -u"])
-                .kill_tree(true)
-                .stdout(Stdio::piped());
-            let mut forked = match Forked::try_run(&mut cmd) {
-                Ok(forked) => forked,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSPC)) => {
-                    return 11;
-                }
-                Err(_) => return 12,
-            };
-            if forked.result.is_err() {
-                return 13;
-            }
-            let out = forked.output();
-            let words: Vec<&str> = out.split_whitespace().collect();
-            if words != ["1", "65534", "65534", "1", "65534"] || !forked.wait().success() {
-                return 14;
-            }
-            match check_tree_kill() {
-                Ok(()) => 0,
-                Err(_) => 15,
-            }
-        });
-        if code == 11 && std::env::var_os("AUTOKILL_REQUIRE_SUPPORT").is_none_or(|v| v == "0") {
-            println!("skipped: unprivileged user namespaces are not allowed here");
-            return;
-        }
-        assert_eq!(
-            code, 0,
-            "as nobody: 10 = cannot drop privileges, 11 = user namespace refused, 12 = clone3 \
-             failed, 13 = child failed, 14 = wrong pid or maps, 15 = tree survived"
-        );
-    }
-}
+mod tests;

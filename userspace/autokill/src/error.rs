@@ -39,6 +39,15 @@ pub enum Error {
         /// The error of `clone3()` or of writing `/proc/self/{setgroups,uid_map,gid_map}`.
         source: io::Error,
     },
+    /// `clone3()` could not create the child in the cgroup given with
+    /// [`Command::cgroup`](crate::Command::cgroup) (`CLONE_INTO_CGROUP`): not a cgroup2
+    /// directory (`EBADF`), no write access to its `cgroup.procs` or the common ancestor's
+    /// (`EACCES`, `EPERM`), outside this process's cgroup namespace (`ENOENT`), a cgroup that
+    /// cannot take processes (`EBUSY`, `EOPNOTSUPP`) or was removed (`ENODEV`).
+    Cgroup {
+        /// The error of `clone3()`.
+        source: io::Error,
+    },
     /// The child was created but could not execute the program (`execve()` failed); the child
     /// has exited with status 127.
     Exec {
@@ -83,6 +92,10 @@ impl fmt::Display for Error {
                 "cannot create the pid namespace that kills the whole process tree: needs \
                  CAP_SYS_ADMIN or unprivileged user namespaces (CONFIG_PID_NS, CONFIG_USER_NS)",
             ),
+            Error::Cgroup { .. } => f.write_str(
+                "cannot create the child in the given cgroup: it must be a cgroup2 directory \
+                 that can take processes and whose cgroup.procs this process may write",
+            ),
             Error::Exec { program, .. } => write!(f, "cannot execute {program:?}"),
             Error::CurrentDir { dir, .. } => {
                 write!(f, "cannot change the child's working directory to {dir:?}")
@@ -97,6 +110,7 @@ impl std::error::Error for Error {
         match self {
             Error::Unsupported | Error::Seccomp | Error::PermissionDenied => None,
             Error::Namespace { source }
+            | Error::Cgroup { source }
             | Error::Exec { source, .. }
             | Error::CurrentDir { source, .. }
             | Error::Io(source) => Some(source),
@@ -111,7 +125,7 @@ impl From<io::Error> for Error {
 }
 
 /// A variant with an underlying [`io::Error`] ([`Error::Io`], [`Error::Exec`],
-/// [`Error::CurrentDir`], [`Error::Namespace`]) becomes that error unchanged, so that
+/// [`Error::CurrentDir`], [`Error::Namespace`], [`Error::Cgroup`]) becomes that error unchanged, so that
 /// [`raw_os_error()`](io::Error::raw_os_error) still has the `errno` (as with
 /// [`std::process::Command`], whose exec failures are the bare `errno`; the program or
 /// directory is then not part of the message, keep the [`Error`] to show it). The others become
@@ -121,6 +135,7 @@ impl From<Error> for io::Error {
         let kind = match error {
             Error::Io(source)
             | Error::Namespace { source }
+            | Error::Cgroup { source }
             | Error::Exec { source, .. }
             | Error::CurrentDir { source, .. } => return source,
             Error::Unsupported | Error::Seccomp => io::ErrorKind::Unsupported,
@@ -137,6 +152,8 @@ pub(crate) struct CloneContext {
     pub(crate) nnp: bool,
     /// `CLONE_NEWPID` (and maybe `CLONE_NEWUSER`) was set.
     pub(crate) namespaces: bool,
+    /// `CLONE_INTO_CGROUP` was set.
+    pub(crate) cgroup: bool,
     /// The caller runs under a seccomp filter (`PR_GET_SECCOMP` said 2).
     pub(crate) seccomp_filter: bool,
     /// Whether the kernel supports autokill without namespaces, if known (a failure with
@@ -160,6 +177,16 @@ impl Error {
             Some(libc::EPERM | libc::ENOSPC | libc::EUSERS) if context.namespaces => {
                 Error::Namespace { source: error }
             }
+            // `cgroup_css_set_fork()` (kernel/cgroup/cgroup.c) and what it calls.
+            Some(
+                libc::EBADF
+                | libc::EACCES
+                | libc::EPERM
+                | libc::ENOENT
+                | libc::EBUSY
+                | libc::EOPNOTSUPP
+                | libc::ENODEV,
+            ) if context.cgroup => Error::Cgroup { source: error },
             _ => Error::Io(error),
         }
     }
@@ -268,6 +295,38 @@ mod tests {
             assert!(matches!(map(errno, tree(None)), Error::Namespace { .. }));
         }
         assert!(matches!(map(libc::ENOMEM, tree(None)), Error::Io(_)));
+        // With a cgroup: what cgroup_css_set_fork() returns is the cgroup's, EPERM included
+        // unless NNP is off or namespaces are asked for too; ENOMEM stays Io.
+        let cgroup = CloneContext {
+            cgroup: true,
+            ..plain
+        };
+        for errno in [
+            libc::EBADF,
+            libc::EACCES,
+            libc::EPERM,
+            libc::ENOENT,
+            libc::EBUSY,
+            libc::EOPNOTSUPP,
+            libc::ENODEV,
+        ] {
+            assert!(
+                matches!(map(errno, cgroup), Error::Cgroup { .. }),
+                "{errno}"
+            );
+        }
+        assert!(matches!(map(libc::ENOMEM, cgroup), Error::Io(_)));
+        assert!(matches!(
+            map(
+                libc::EPERM,
+                CloneContext {
+                    nnp: false,
+                    ..cgroup
+                }
+            ),
+            Error::PermissionDenied
+        ));
+        assert!(matches!(map(libc::EINVAL, cgroup), Error::Unsupported));
     }
 
     #[test]
@@ -319,6 +378,12 @@ mod tests {
                 source: e(libc::ENOSPC),
             }),
             (Some(libc::ENOSPC), e(libc::ENOSPC).kind())
+        );
+        assert_eq!(
+            errno(Error::Cgroup {
+                source: e(libc::EBUSY),
+            }),
+            (Some(libc::EBUSY), e(libc::EBUSY).kind())
         );
         assert_eq!(
             errno(Error::Io(e(libc::EAGAIN))),

@@ -1,19 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The child's way from `clone3()` to `execve()`: what the parent prepares ([`ExecPlan`]), the
-//! `clone3()` call itself ([`clone_child`]) and what the child runs ([`exec_child`]), with the
-//! report pipe that tells the parent why the child could not execute the program.
+//! two ways of creating the child, and what the child runs.
+//!
+//! - The vfork path ([`crate::vfork`], x86_64 and aarch64, whenever no pre-exec closure and no
+//!   credentials are set): `clone3(CLONE_VM | CLONE_VFORK)` on a stack of its own; the child
+//!   runs [`vfork_child`] in the parent's memory and reports a failure in
+//!   [`ExecPlan::report`], which the parent reads once `clone3()` has returned.
+//! - The fork path ([`clone_child`], with pre-exec closures, with credentials and on other
+//!   architectures): `clone3()` without `CLONE_VM`; the child runs [`exec_child`] on a copy of
+//!   the parent's memory and reports a failure through a close-on-exec pipe.
+//!
+//! Both run the same steps ([`setup`], then [`exec_program`]) with the raw system calls of
+//! [`crate::raw`], on data the parent prepared: no allocation, no lock, no thread-local
+//! variable (`errno` included), no panic.
 
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
-use std::mem::{self, MaybeUninit};
+use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_uint};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::raw;
 use crate::sys;
 
 /// A pre-exec closure of [`Command::pre_exec`](crate::Command::pre_exec).
@@ -41,6 +54,49 @@ impl CStringArray {
     /// The NULL-terminated array.
     fn as_ptr(&self) -> *const *const c_char {
         self.ptrs.as_ptr()
+    }
+}
+
+/// The child's environment.
+pub(crate) enum Envp {
+    /// This process's `environ` as it was when the plan was made, passed through unchanged (no
+    /// copy), as `std` does for a command whose environment was not changed.
+    Inherit(*const *const c_char),
+    /// An environment of its own.
+    Own(CStringArray),
+}
+
+impl Envp {
+    /// This process's environment, as it is now.
+    ///
+    /// The array stays this process's: a `setenv()` in another thread (`std::env::set_var()`
+    /// is one) may replace and free it before the child's `execve()` has read it. See the
+    /// crate documentation.
+    pub(crate) fn inherit() -> Self {
+        extern "C" {
+            /// The C library's environment (glibc and musl): a NULL-terminated array of
+            /// `NAME=value` strings. `mut`: `setenv()`, `putenv()`, `unsetenv()` and
+            /// `clearenv()` change the pointer, so it is no immutable static.
+            static mut environ: *const *const c_char;
+        }
+        // Another thread's write at the same time would be a data race: the documented safety
+        // requirement of `std::env::set_var()` and `remove_var()` (no other thread may read the
+        // environment, through functions or global variables outside `std::env`, while they
+        // run) makes excluding it their callers' duty, as for every C function reading it.
+        // SAFETY: Reads the C library's pointer through a raw pointer, as `std` does (no
+        // reference to the mutable static is made); no write races with it, see above.
+        let current = unsafe { ptr::addr_of!(environ).read() };
+        Envp::Inherit(current)
+    }
+
+    /// The NULL-terminated array for `execve()`.
+    fn as_ptr(&self) -> *const *const c_char {
+        match self {
+            // A process may have set `environ` to NULL (`clearenv()`); the kernel takes NULL
+            // as an empty environment too.
+            Envp::Inherit(environ) => *environ,
+            Envp::Own(array) => array.as_ptr(),
+        }
     }
 }
 
@@ -73,67 +129,106 @@ pub(crate) struct Credentials {
     pub(crate) groups: Option<Vec<libc::gid_t>>,
 }
 
+impl Credentials {
+    /// Whether the child changes any of its credentials, which makes
+    /// [`Command::spawn`](crate::Command::spawn) take the fork path (see
+    /// [`Command::uid`](crate::Command::uid)).
+    pub(crate) fn any(&self) -> bool {
+        self.uid.is_some() || self.gid.is_some() || self.groups.is_some()
+    }
+}
+
+/// A descriptor the child gets: `source` duplicated onto `target` (without close-on-exec).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FdMapping {
+    /// The parent's descriptor, owned by [`ExecPlan::owned`]: close-on-exec and numbered above
+    /// every target of the plan, so that no `dup3()` of the child overwrites a source it still
+    /// needs.
+    pub(crate) source: RawFd,
+    /// The number the program sees it as.
+    pub(crate) target: RawFd,
+}
+
+/// What the child writes into [`ExecPlan::report`] on the vfork path when a step failed: the
+/// report of [`encode_report`] with this bit set, which no report has (`errno` values are below
+/// 4096), so that 0 means "nothing reported".
+const REPORTED: u32 = 1 << 23;
+
 /// Everything the child uses between `clone3()` and `execve()`, prepared by the parent so that
 /// the child only makes system calls on it.
 pub(crate) struct ExecPlan {
     pub(crate) argv: CStringArray,
-    pub(crate) envp: CStringArray,
-    /// The paths to try, in order.
-    pub(crate) candidates: CStringArray,
+    pub(crate) envp: Envp,
+    /// The paths to try, in order, each followed by a NUL, one after the other; none is empty
+    /// or contains a NUL (what [`exec_program`] relies on).
+    pub(crate) candidates: Vec<u8>,
     pub(crate) cwd: Option<CString>,
-    /// What to `dup2()` onto descriptors 0, 1 and 2 (all numbered above 2 and close-on-exec).
-    pub(crate) stdio: [Option<OwnedFd>; 3],
-    /// The write end of the report pipe (above 2 and close-on-exec).
-    pub(crate) report: OwnedFd,
-    /// The signal mask the program starts with (empty).
-    pub(crate) sigmask: libc::sigset_t,
-    /// `SIG_DFL`, for `SIGPIPE`.
-    pub(crate) default_action: libc::sigaction,
+    /// What to `dup3()` onto which descriptors: standard I/O and
+    /// [`Command::fd`](crate::Command::fd).
+    pub(crate) fds: Vec<FdMapping>,
+    /// The ranges (first, last) of descriptors to mark close-on-exec, for
+    /// [`close_other_fds`](crate::Command::close_other_fds): every number but 0, 1, 2 and the
+    /// targets of `fds`.
+    pub(crate) cloexec_ranges: Vec<(c_uint, c_uint)>,
+    /// The fork path's report pipe, write end (close-on-exec, above every target); `None` on
+    /// the vfork path.
+    pub(crate) report_pipe: Option<OwnedFd>,
+    /// The vfork path's report: 0, or what the child wrote before it exited (see
+    /// [`REPORTED`]). Written by the child, read by the parent once `clone3()` has returned.
+    pub(crate) report: AtomicU32,
     /// Set for a child in a new user namespace.
     pub(crate) id_maps: Option<IdMaps>,
     pub(crate) credentials: Credentials,
+    /// `setsid()`.
+    pub(crate) setsid: bool,
     /// `setpgid(0, pgroup)`.
     pub(crate) pgroup: Option<libc::pid_t>,
+    /// `umask(mask)`.
+    pub(crate) umask: Option<libc::mode_t>,
+    /// `prlimit64(0, resource, [soft, hard])` for each.
+    pub(crate) rlimits: Vec<(c_uint, [u64; 2])>,
+    /// The sources of `fds` (one `/dev/null` may serve several targets).
+    pub(crate) owned: Vec<OwnedFd>,
 }
 
 impl ExecPlan {
-    /// The plan's parts that do not depend on the command: the report pipe's write end, the
-    /// empty signal mask and the default action. Returns the plan with everything else empty,
-    /// and the read end of the report pipe.
-    pub(crate) fn new(
-        argv: CStringArray,
-        envp: CStringArray,
-        candidates: CStringArray,
-    ) -> io::Result<(Self, OwnedFd)> {
-        let (report_read, report_write) = sys::pipe()?;
-        let mut sigmask = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: `sigemptyset` initialises the set it is given.
-        unsafe { libc::sigemptyset(sigmask.as_mut_ptr()) };
-        // SAFETY: All-zero is a valid `struct sigaction`: `SIG_DFL`, no flags, an empty mask.
-        let mut default_action: libc::sigaction = unsafe { mem::zeroed() };
-        default_action.sa_sigaction = libc::SIG_DFL;
-        let plan = ExecPlan {
+    /// A plan that executes `candidates` in turn with `argv` and `envp`, with nothing else to
+    /// do; the caller fills in the rest.
+    pub(crate) fn new(argv: CStringArray, envp: Envp, candidates: Vec<u8>) -> Self {
+        ExecPlan {
             argv,
             envp,
             candidates,
             cwd: None,
-            stdio: [None, None, None],
-            report: above_stdio(report_write)?,
-            // SAFETY: Initialised just above.
-            sigmask: unsafe { sigmask.assume_init() },
-            default_action,
+            fds: Vec::new(),
+            cloexec_ranges: Vec::new(),
+            report_pipe: None,
+            report: AtomicU32::new(0),
             id_maps: None,
             credentials: Credentials::default(),
+            setsid: false,
             pgroup: None,
-        };
-        Ok((plan, report_read))
+            umask: None,
+            rlimits: Vec::new(),
+            owned: Vec::new(),
+        }
+    }
+
+    /// The vfork path's report, if the child wrote one.
+    pub(crate) fn vfork_report(&self) -> Option<[u8; 4]> {
+        // Acquire, for the child's Release store; `clone3()` returned only after the child
+        // executed the program or exited, so whatever it stored is there.
+        match self.report.load(Ordering::Acquire) {
+            0 => None,
+            word => Some((word & !REPORTED).to_ne_bytes()),
+        }
     }
 }
 
-/// A close-on-exec duplicate of `fd` numbered 3 or above.
-pub(crate) fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+/// A close-on-exec duplicate of `fd` numbered `min` or above.
+pub(crate) fn dup_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: `F_DUPFD_CLOEXEC` only reads the descriptor, which is open as it is borrowed.
-    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
     if new < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -141,21 +236,22 @@ pub(crate) fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// `fd`, moved to a number above 2 if it is 0, 1 or 2 (when the parent has closed one of
-/// those), so that the child's `dup2()` onto 0, 1 and 2 cannot overwrite a descriptor it still
-/// needs. Close-on-exec is kept.
-pub(crate) fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
+/// `fd`, moved to a number `min` or above if it is below (when the parent has closed a low
+/// descriptor, or for a target of [`Command::fd`](crate::Command::fd)), so that the child's
+/// `dup3()` onto the targets cannot overwrite a descriptor it still needs. Close-on-exec is
+/// kept.
+pub(crate) fn at_least(fd: OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
         Ok(fd)
     } else {
-        dup_above_stdio(fd.as_fd())
+        dup_at_least(fd.as_fd(), min)
     }
 }
 
 /// The steps of the child that can fail, reported in the top byte of the 4-byte report; the
 /// rest is `errno`.
 pub(crate) const STEP_EXEC: u32 = 0;
-/// `dup2()` of a standard stream failed.
+/// `dup3()` of a standard stream or of a [`Command::fd`](crate::Command::fd) mapping failed.
 pub(crate) const STEP_STDIO: u32 = 1;
 /// `chdir()` failed.
 pub(crate) const STEP_CHDIR: u32 = 2;
@@ -169,6 +265,12 @@ pub(crate) const STEP_PGROUP: u32 = 5;
 pub(crate) const STEP_PRE_EXEC: u32 = 6;
 /// A pre-exec closure panicked (the `errno` is 0).
 pub(crate) const STEP_PANIC: u32 = 7;
+/// `setsid()` failed.
+pub(crate) const STEP_SETSID: u32 = 8;
+/// `prlimit64()` of a resource limit failed.
+pub(crate) const STEP_RLIMIT: u32 = 9;
+/// `close_range()` of [`Command::close_other_fds`](crate::Command::close_other_fds) failed.
+pub(crate) const STEP_CLOSE_FDS: u32 = 10;
 /// Where the step goes in the report.
 const STEP_SHIFT: u32 = 24;
 
@@ -213,17 +315,36 @@ pub(crate) fn read_report(fd: OwnedFd) -> io::Result<Option<[u8; 4]>> {
 
 /// Blocks all signals of the calling thread until dropped, which restores the previous mask.
 ///
-/// Around `clone3()`, so that no signal handler of the parent (maybe Rust code that allocates or
-/// takes locks) runs in the child: `CLONE_CLEAR_SIGHAND` resets the handlers in the kernel, but
-/// a signal arriving between the child's start and that reset would otherwise still run one.
+/// Around `clone3()`: the child starts with every signal blocked and unblocks them just before
+/// `execve()`, so no signal acts on it while it sets itself up, as in glibc's `posix_spawn()`.
+/// No handler of the parent (maybe Rust code that allocates or takes locks) can run in the
+/// child in any case: `CLONE_CLEAR_SIGHAND` resets every handler to `SIG_DFL` in the kernel,
+/// before the child runs.
+///
+/// On x86_64 and aarch64 (both paths) this is the raw `rt_sigprocmask()` of
+/// [`raw::block_all_signals`], as glibc's `posix_spawn()` makes it: every signal, the C
+/// library's internal ones included (glibc's 32 and 33); `SIGKILL` and `SIGSTOP` cannot be
+/// blocked. On the other architectures (the fork path only) it is `pthread_sigmask()` with a
+/// full set, which blocks every signal but those internal ones: glibc removes them from the
+/// set.
 pub(crate) struct SignalsBlocked {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    old: raw::KernelSigset,
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     old: libc::sigset_t,
 }
 
 impl SignalsBlocked {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub(crate) fn new() -> io::Result<Self> {
-        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+        let old = raw::block_all_signals().map_err(io::Error::from_raw_os_error)?;
+        Ok(SignalsBlocked { old })
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    pub(crate) fn new() -> io::Result<Self> {
+        let mut all = mem::MaybeUninit::<libc::sigset_t>::uninit();
+        let mut old = mem::MaybeUninit::<libc::sigset_t>::uninit();
         // SAFETY: `sigfillset` initialises `all`; `pthread_sigmask` reads it and initialises
         // `old` when it succeeds.
         let ret = unsafe {
@@ -241,15 +362,58 @@ impl SignalsBlocked {
 }
 
 impl Drop for SignalsBlocked {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn drop(&mut self) {
+        raw::set_signal_mask(self.old);
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     fn drop(&mut self) {
         // SAFETY: `self.old` is a valid signal set; restoring it cannot fail.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, ptr::null_mut()) };
     }
 }
 
-/// Creates a child with `clone3(flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)`, `exit_signal` and
-/// no new stack (fork-like: the child runs on a copy of the caller's memory), and runs `child`
-/// in it. Returns the child's pid and its pidfd.
+#[cfg(test)]
+thread_local! {
+    /// The flags of the last `clone3()` this thread asked for, on either path: what the tests
+    /// check the path taken by (written in the parent, before the call).
+    pub(crate) static LAST_CLONE_FLAGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// What `clone3()` is asked for, besides what each path adds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CloneRequest {
+    /// `CLONE_*` flags; `CLONE_PIDFD` and `CLONE_CLEAR_SIGHAND` are always added.
+    pub(crate) flags: u64,
+    /// The signal the parent gets when the child exits (0 with `CLONE_AUTOREAP`).
+    pub(crate) exit_signal: c_int,
+    /// A cgroup2 directory to create the child in (`CLONE_INTO_CGROUP`).
+    pub(crate) cgroup: Option<RawFd>,
+}
+
+impl CloneRequest {
+    /// The `struct clone_args` of the request, with the pidfd to be stored at `pidfd`.
+    pub(crate) fn clone_args(&self, pidfd: *mut c_int) -> sys::CloneArgs {
+        let mut args = sys::CloneArgs {
+            flags: self.flags | sys::CLONE_PIDFD | sys::CLONE_CLEAR_SIGHAND,
+            pidfd: pidfd as u64,
+            // A valid signal number is positive.
+            exit_signal: self.exit_signal as u64,
+            ..sys::CloneArgs::default()
+        };
+        if let Some(cgroup) = self.cgroup {
+            args.flags |= sys::CLONE_INTO_CGROUP;
+            // An open descriptor is not negative.
+            args.cgroup = cgroup as u64;
+        }
+        args
+    }
+}
+
+/// Creates a child with `clone3()` as `request` says, with `CLONE_PIDFD | CLONE_CLEAR_SIGHAND`
+/// and no new stack (fork-like: the child runs on a copy of the caller's memory), and runs
+/// `child` in it. Returns the child's pid and its pidfd.
 ///
 /// Only the parent returns. `child` cannot return: its result type, [`Infallible`], has no
 /// values (a closure whose body is a call of a `-> !` function, such as `_exit()` or
@@ -259,23 +423,18 @@ impl Drop for SignalsBlocked {
 ///
 /// # Safety
 ///
-/// `child` runs in the new, single-threaded copy of the process, with all signals blocked: it
-/// must only do async-signal-safe things (no allocation, no locks, no panics) and end with
-/// `execve()` or `_exit()`. `flags` must not ask for shared memory, a stack or anything else
-/// that needs more fields of `struct clone_args`.
+/// `child` runs in the new, single-threaded copy of the process, with all signals blocked (see
+/// [`SignalsBlocked`]): it must only do async-signal-safe things (no allocation, no locks, no
+/// panics) and end with `execve()` or `_exit()`. `request.flags` must not ask for shared
+/// memory, a stack or anything else that needs more fields of `struct clone_args`.
 pub(crate) unsafe fn clone_child(
-    flags: u64,
-    exit_signal: c_int,
+    request: &CloneRequest,
     child: impl FnOnce() -> Infallible,
 ) -> io::Result<(libc::pid_t, OwnedFd)> {
     let mut pidfd: c_int = -1;
-    let mut args = sys::CloneArgs {
-        flags: flags | sys::CLONE_PIDFD | sys::CLONE_CLEAR_SIGHAND,
-        pidfd: ptr::addr_of_mut!(pidfd) as u64,
-        // A valid signal number is positive.
-        exit_signal: exit_signal as u64,
-        ..sys::CloneArgs::default()
-    };
+    let mut args = request.clone_args(ptr::addr_of_mut!(pidfd));
+    #[cfg(test)]
+    LAST_CLONE_FLAGS.with(|last| last.set(args.flags));
     let blocked = SignalsBlocked::new()?;
     // SAFETY: No `CLONE_VM` and no stack: the child runs on its own copy of this stack and
     // memory, like after `fork()`; the caller guarantees that `child` is async-signal-safe.
@@ -327,68 +486,34 @@ fn exit_on_unwind(f: impl FnOnce() -> Infallible, report: impl FnOnce()) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// The calling thread's `errno` (async-signal-safe).
-fn errno() -> c_int {
-    // SAFETY: `__errno_location` returns the address of this thread's `errno`.
-    unsafe { *libc::__errno_location() }
-}
+/// A step of the child that failed, with its `errno`.
+pub(crate) type Failure = (u32, c_int);
 
-/// Writes the report for `step` failing with `errno` and exits with status 127.
-///
-/// Only in the child: async-signal-safe.
-fn fail(report: RawFd, step: u32, errno: c_int) -> ! {
-    report_failure(report, step, errno);
-    // SAFETY: Ends the process without running anything of the parent's (atexit handlers,
-    // stdio buffers).
-    unsafe { libc::_exit(127) }
-}
-
-/// Writes the report for `step` failing with `errno`. Async-signal-safe.
-fn report_failure(report: RawFd, step: u32, errno: c_int) {
-    let report_bytes = encode_report(step, errno);
-    loop {
-        // SAFETY: Writes 4 bytes from a live array to a descriptor; a bad descriptor only fails.
-        let n = unsafe { libc::write(report, report_bytes.as_ptr().cast(), report_bytes.len()) };
-        if n >= 0 || self::errno() != libc::EINTR {
-            break;
-        }
+/// Writes the report of `step` failing with `errno`: into the pipe on the fork path, into
+/// [`ExecPlan::report`] on the vfork path. Only raw system calls.
+fn report(plan: &ExecPlan, step: u32, errno: c_int) {
+    let bytes = encode_report(step, errno);
+    match &plan.report_pipe {
+        Some(pipe) => while raw::write(pipe.as_raw_fd(), &bytes) == Err(libc::EINTR) {},
+        // Release: the parent's Acquire load after `clone3()` returned sees it.
+        None => plan
+            .report
+            .store(u32::from_ne_bytes(bytes) | REPORTED, Ordering::Release),
     }
 }
 
-/// `-1` of a raw system call as `Err(errno)`. Async-signal-safe.
-fn check(ret: libc::c_long) -> Result<(), c_int> {
-    if ret < 0 {
-        Err(errno())
-    } else {
-        Ok(())
-    }
-}
-
-/// Writes `data` to the file `path` in one `write()`, as the id map files require.
-/// Async-signal-safe.
-fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), c_int> {
-    // SAFETY: `path` is a NUL-terminated string.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    // An `int` widened to the `long` of a raw system call (the same type on 32-bit targets).
-    check(fd as libc::c_long)?;
-    // SAFETY: Writes from a live slice to the descriptor just opened.
-    let written = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-    let result = match written {
-        n if n < 0 => Err(errno()),
-        n if n as usize != data.len() => Err(libc::EIO),
-        _ => Ok(()),
-    };
-    // SAFETY: Closes the descriptor opened above, which nothing else uses.
-    unsafe { libc::close(fd) };
-    result
+/// Reports `failure` and ends the child with status 127. Only raw system calls.
+fn fail(plan: &ExecPlan, (step, errno): Failure) -> ! {
+    report(plan, step, errno);
+    raw::exit(127)
 }
 
 /// Writes the identity uid and gid maps of the child's new user namespace. `setgroups` must be
-/// denied before an unprivileged process may write `gid_map`. Async-signal-safe.
-fn write_id_maps(maps: &IdMaps) -> Result<(), c_int> {
-    write_file(c"/proc/self/setgroups", b"deny\n")?;
-    write_file(c"/proc/self/uid_map", &maps.uid_map)?;
-    write_file(c"/proc/self/gid_map", &maps.gid_map)
+/// denied before an unprivileged process may write `gid_map`.
+fn write_id_maps(maps: &IdMaps) -> Result<(), raw::Errno> {
+    raw::write_file(c"/proc/self/setgroups", b"deny\n")?;
+    raw::write_file(c"/proc/self/uid_map", &maps.uid_map)?;
+    raw::write_file(c"/proc/self/gid_map", &maps.gid_map)
 }
 
 /// Switches to the requested groups, group and user, in that order (afterwards the child may
@@ -398,94 +523,115 @@ fn write_id_maps(maps: &IdMaps) -> Result<(), c_int> {
 /// Raw system calls: the C library's `setuid()` and friends synchronise all threads of the
 /// process, which after a raw `clone3()` it believes still exist. Their versions with 32-bit
 /// ids ([`sys::id32`]): on x86, arm and sparc `libc::SYS_setuid` and friends are the legacy
-/// calls that cut ids to 16 bits. Async-signal-safe.
-fn set_credentials(credentials: &Credentials) -> Result<(), c_int> {
+/// calls that cut ids to 16 bits.
+fn set_credentials(credentials: &Credentials) -> Result<(), raw::Errno> {
     match (&credentials.groups, credentials.uid) {
-        (Some(groups), _) => {
-            // SAFETY: Passes a live array and its length.
-            check(unsafe { libc::syscall(sys::id32::SETGROUPS, groups.len(), groups.as_ptr()) })?;
-        }
-        (None, Some(_)) => {
-            // SAFETY: An empty list.
-            let dropped = check(unsafe {
-                libc::syscall(sys::id32::SETGROUPS, 0, ptr::null::<libc::gid_t>())
-            });
-            match dropped {
-                Ok(()) | Err(libc::EPERM) => {}
-                Err(errno) => return Err(errno),
-            }
-        }
+        (Some(groups), _) => raw::setgroups(groups)?,
+        (None, Some(_)) => match raw::setgroups(&[]) {
+            Ok(()) | Err(libc::EPERM) => {}
+            Err(errno) => return Err(errno),
+        },
         (None, None) => {}
     }
     if let Some(gid) = credentials.gid {
-        // SAFETY: A system call with integer arguments.
-        check(unsafe { libc::syscall(sys::id32::SETGID, gid) })?;
+        raw::setgid(gid)?;
     }
     if let Some(uid) = credentials.uid {
-        // SAFETY: A system call with integer arguments.
-        check(unsafe { libc::syscall(sys::id32::SETUID, uid) })?;
+        raw::setuid(uid)?;
     }
     Ok(())
 }
 
-/// The child's way from `clone3()` to `execve()`: writes the id maps of a new user namespace,
-/// resets `SIGPIPE`, sets up standard I/O, the credentials, the working directory, the process
-/// group and the signal mask, runs the pre-exec closures, then tries the candidate paths in
-/// turn. On failure it reports the step and `errno` through `plan.report` and exits with status
-/// 127.
+/// The child's steps before the program, on both paths: writes the id maps of a new user
+/// namespace, resets `SIGPIPE`, sets up the descriptors, the resource limits, the umask, the
+/// credentials, the working directory, the session and the process group.
 ///
 /// Signal handlers need no reset here: `CLONE_CLEAR_SIGHAND` has reset every caught signal to
-/// `SIG_DFL` in the kernel.
+/// `SIG_DFL` in the kernel. Only raw system calls ([`crate::raw`]) on `plan`: no allocation, no
+/// lock, no thread-local variable, nothing that can panic.
+fn setup(plan: &ExecPlan) -> Result<(), Failure> {
+    if let Some(maps) = &plan.id_maps {
+        write_id_maps(maps).map_err(|errno| (STEP_ID_MAPS, errno))?;
+    }
+
+    // `CLONE_CLEAR_SIGHAND` keeps ignored signals ignored (that is how `nohup` works), but the
+    // Rust runtime ignores `SIGPIPE`, which programs expect at its default, as `std` does.
+    raw::default_action(libc::SIGPIPE);
+
+    // Every source is above every target and close-on-exec, so the order does not matter, and
+    // `dup3()` leaves close-on-exec off on the targets.
+    for mapping in &plan.fds {
+        raw::dup3(mapping.source, mapping.target).map_err(|errno| (STEP_STDIO, errno))?;
+    }
+    // Marked close-on-exec rather than closed: the fork path's report pipe stays usable until
+    // `execve()`, which closes them all.
+    for &(first, last) in &plan.cloexec_ranges {
+        raw::close_range_cloexec(first, last).map_err(|errno| (STEP_CLOSE_FDS, errno))?;
+    }
+
+    // Before the credentials: raising a hard limit needs `CAP_SYS_RESOURCE`.
+    for (resource, limits) in &plan.rlimits {
+        raw::set_rlimit(*resource, limits).map_err(|errno| (STEP_RLIMIT, errno))?;
+    }
+    if let Some(mask) = plan.umask {
+        raw::umask(mask);
+    }
+
+    set_credentials(&plan.credentials).map_err(|errno| (STEP_CREDENTIALS, errno))?;
+
+    if let Some(dir) = &plan.cwd {
+        raw::chdir(dir).map_err(|errno| (STEP_CHDIR, errno))?;
+    }
+
+    if plan.setsid {
+        raw::setsid().map_err(|errno| (STEP_SETSID, errno))?;
+    }
+    if let Some(pgroup) = plan.pgroup {
+        raw::setpgid(pgroup).map_err(|errno| (STEP_PGROUP, errno))?;
+    }
+    Ok(())
+}
+
+/// Executes the program, trying the candidate paths in turn; returns the failure if none
+/// works. Only raw system calls.
+fn exec_program(plan: &ExecPlan) -> Failure {
+    let (argv, envp) = (plan.argv.as_ptr(), plan.envp.as_ptr());
+    // Like `execvp()`: go on with the next candidate if this one does not exist or cannot be
+    // searched; report `EACCES` if some candidate had it and none worked, else the last error.
+    // Any other error decides.
+    let mut eacces = false;
+    let mut last = libc::ENOENT;
+    // The candidates are non-empty and each followed by a NUL; the one empty piece is the end.
+    for path in plan.candidates.split(|&byte| byte == 0) {
+        if path.is_empty() {
+            continue;
+        }
+        // SAFETY: `path` is followed by a NUL in `plan.candidates`, and `argv` and `envp` are
+        // NULL-terminated arrays of NUL-terminated strings, all alive in `plan` (or, for an
+        // inherited environment, in this process) and unchanged while the parent waits.
+        last = unsafe { raw::execve(path.as_ptr().cast(), argv, envp) };
+        match last {
+            libc::EACCES => eacces = true,
+            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+            _ => return (STEP_EXEC, last),
+        }
+    }
+    (STEP_EXEC, if eacces { libc::EACCES } else { last })
+}
+
+/// The fork path's child: [`setup`], an empty signal mask, the pre-exec closures, then the
+/// program. On failure it reports the step and `errno` through the pipe and exits with status
+/// 127.
 ///
 /// Async-signal-safe: only system calls on data the parent prepared, no allocation, no locks,
 /// no panics (the pre-exec closures promise the same; if one panics anyway, the child reports
 /// [`STEP_PANIC`] and exits with status 127, see [`exit_on_unwind`]). Meant to run only in a new
 /// child process.
 pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
-    let report = plan.report.as_raw_fd();
-
-    if let Some(maps) = &plan.id_maps {
-        if let Err(errno) = write_id_maps(maps) {
-            fail(report, STEP_ID_MAPS, errno);
-        }
+    if let Err(failure) = setup(plan) {
+        fail(plan, failure);
     }
-
-    // `CLONE_CLEAR_SIGHAND` keeps ignored signals ignored (that is how `nohup` works), but the
-    // Rust runtime ignores `SIGPIPE`, which programs expect at its default, as `std` does.
-    // SAFETY: Sets the default action from a valid `struct sigaction`.
-    unsafe { libc::sigaction(libc::SIGPIPE, &plan.default_action, ptr::null_mut()) };
-
-    // All prepared descriptors are above 2 and close-on-exec, so the order does not matter and
-    // `dup2()` leaves close-on-exec off on 0, 1 and 2.
-    for (target, fd) in (0..).zip(&plan.stdio) {
-        if let Some(fd) = fd {
-            // SAFETY: Plain system call on descriptors.
-            if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
-                fail(report, STEP_STDIO, errno());
-            }
-        }
-    }
-
-    if let Err(errno) = set_credentials(&plan.credentials) {
-        fail(report, STEP_CREDENTIALS, errno);
-    }
-
-    if let Some(dir) = &plan.cwd {
-        // SAFETY: `dir` is a NUL-terminated string.
-        if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
-            fail(report, STEP_CHDIR, errno());
-        }
-    }
-
-    if let Some(pgroup) = plan.pgroup {
-        // SAFETY: A system call with integer arguments.
-        if unsafe { libc::setpgid(0, pgroup) } != 0 {
-            fail(report, STEP_PGROUP, errno());
-        }
-    }
-
-    // SAFETY: Sets the mask from a valid signal set.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &plan.sigmask, ptr::null_mut()) };
+    raw::unblock_all_signals();
 
     // The closures are the caller's code, the only code here that could panic, which their
     // contract forbids; a panic anyway is reported as such, and the child exits with status 127
@@ -494,48 +640,36 @@ pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
         || {
             for closure in pre_exec {
                 if let Err(error) = closure() {
-                    fail(
-                        report,
-                        STEP_PRE_EXEC,
-                        error.raw_os_error().unwrap_or(libc::EINVAL),
-                    );
+                    let errno = error.raw_os_error().unwrap_or(libc::EINVAL);
+                    fail(plan, (STEP_PRE_EXEC, errno));
                 }
             }
-            exec_program(plan)
+            fail(plan, exec_program(plan))
         },
-        || report_failure(report, STEP_PANIC, 0),
+        || report(plan, STEP_PANIC, 0),
     )
 }
 
-/// Executes the program, trying the candidate paths in turn; reports the failure and exits if
-/// none works. Async-signal-safe.
-fn exec_program(plan: &ExecPlan) -> ! {
-    let report = plan.report.as_raw_fd();
-
-    // Like `execvp()`: go on with the next candidate if this one does not exist or cannot be
-    // searched; report `EACCES` if some candidate had it and none worked, else the last error.
-    // Any other error decides.
-    let error = 'search: {
-        let mut eacces = false;
-        let mut last = libc::ENOENT;
-        for &path in plan.candidates.ptrs.iter().take_while(|p| !p.is_null()) {
-            // SAFETY: `path` and the strings of the NULL-terminated arrays `argv` and `envp`
-            // are NUL-terminated strings alive in `plan`. Returns only on failure.
-            unsafe { libc::execve(path, plan.argv.as_ptr(), plan.envp.as_ptr()) };
-            last = errno();
-            match last {
-                libc::EACCES => eacces = true,
-                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => break 'search last,
-            }
-        }
-        if eacces {
-            libc::EACCES
-        } else {
-            last
-        }
-    };
-    fail(report, STEP_EXEC, error)
+/// The vfork path's child, entered by the trampoline of [`crate::vfork`] on its own stack:
+/// [`setup`], an empty signal mask, then the program. On failure it writes the step and `errno`
+/// into `plan.report`, in the memory it shares with the blocked parent, and exits with status
+/// 127.
+///
+/// # Safety
+///
+/// `plan` must point to an [`ExecPlan`] without a report pipe that stays alive and unchanged
+/// (but for `report`) until the child has executed the program or exited, as the caller of
+/// [`crate::vfork::clone_vfork`] guarantees by waiting in `clone3()`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) unsafe extern "C" fn vfork_child(plan: *const std::ffi::c_void) -> ! {
+    // SAFETY: By the caller's guarantee, a live `ExecPlan`; the child only reads it, but for
+    // the atomic `report`.
+    let plan = unsafe { &*plan.cast::<ExecPlan>() };
+    if let Err(failure) = setup(plan) {
+        fail(plan, failure);
+    }
+    raw::unblock_all_signals();
+    fail(plan, exec_program(plan))
 }
 
 #[cfg(test)]
@@ -568,9 +702,14 @@ mod tests {
             // SAFETY: The child only panics, which must end it with `_exit(127)`; the
             // panic hook it runs is the one risk, acceptable in a test.
             unsafe {
-                clone_child(0, libc::SIGCHLD, || {
-                    panic!("a panic in the child, to be stopped there")
-                })
+                clone_child(
+                    &CloneRequest {
+                        flags: 0,
+                        exit_signal: libc::SIGCHLD,
+                        cgroup: None,
+                    },
+                    || panic!("a panic in the child, to be stopped there"),
+                )
             }
         }));
         // SAFETY: `getpid()` cannot fail.

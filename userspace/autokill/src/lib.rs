@@ -51,25 +51,75 @@
 //!
 //! # The child between `clone3()` and `execve()`
 //!
-//! `clone3()` is called without `CLONE_VM`, like `fork()`: the child runs on a copy of the
-//! parent's memory with only the calling thread. Since other threads may have held locks (of the
-//! allocator, for instance) at that moment, the child only makes async-signal-safe system calls
-//! on data the parent prepared before `clone3()`: the `argv` and `envp` arrays, the candidate
-//! paths of a `PATH` search, the working directory, the descriptors for standard I/O, the
-//! credentials and the signal mask. All signals are blocked around `clone3()` and
-//! `CLONE_CLEAR_SIGHAND` resets the handlers in the kernel, so no handler of the parent runs in
-//! the child; the child resets `SIGPIPE` (which the Rust runtime ignores) to its default, sets an
-//! empty signal mask and executes the program. If that fails it writes `errno` to a close-on-exec
-//! pipe and exits with status 127; [`Command::spawn`] reads the pipe, where end-of-file means the
-//! program runs, and returns [`Error::Exec`] otherwise. The child never returns into the
-//! caller's code: a [`pre_exec`](Command::pre_exec) closure that panics (against its contract)
-//! makes it exit with status 127 too, and [`Command::spawn`] return [`Error::Io`].
+//! On x86_64 and aarch64, whenever no [`pre_exec`](Command::pre_exec) closure and no new
+//! credentials ([`Command::uid`], [`Command::gid`], [`Command::groups`]) are set,
+//! [`Command::spawn`] creates the child like glibc's `posix_spawn()`: `clone3()` with
+//! `CLONE_VM | CLONE_VFORK`, on a stack of its own (with a guard page, kept for the next spawn),
+//! entered through a few lines of assembly. The child shares this process's memory while the
+//! calling thread sleeps in `clone3()` until the child has executed the program or exited, so
+//! nothing is copied: the cost of a spawn does not grow with the parent's memory (a `fork()`
+//! copies the page tables, and the parent then takes a fault for every page it writes again),
+//! and it works under strict overcommit. [`Command::kill_tree`] takes this path too: the kernel
+//! accepts `CLONE_NEWPID` and `CLONE_NEWUSER` with `CLONE_VM`.
+//!
+//! With a `pre_exec` closure (which needs a copy of the process to run in, as with `std`),
+//! with new credentials, and on other architectures, `clone3()` is called without `CLONE_VM`,
+//! like `fork()`: the child runs on a copy of the parent's memory with only the calling thread.
+//! Credentials, because the kernel's `commit_creds()` resets the dumpability of the memory of a
+//! task whose ids change: on the vfork path that is this process's memory, which would stay
+//! non-dumpable (`PR_GET_DUMPABLE` 0) for good; `std` avoids `posix_spawn()` for them too.
+//!
+//! Either way the child runs only async-signal-safe code that touches no thread-local state (but,
+//! on the fork path, its own copy of `errno`): nothing that allocates or takes a lock (after a raw
+//! `clone3()` none of the C library's fork handlers ran, so its locks and `malloc()`'s may be held
+//! by threads that do not exist in the child), and on the vfork path no thread-local variable at
+//! all, not even `errno`, which would be the parent thread's. The crate's own steps are system
+//! calls on data the parent prepared before `clone3()` (the `argv` and `envp` arrays, the candidate
+//! paths of a `PATH` search in one buffer, the working directory, the descriptors to duplicate, the
+//! credentials, the resource limits): raw ones on x86_64 and aarch64; on other architectures, which
+//! only have the fork path, the C library's `syscall()`, `sigaction()` and `sigprocmask()`, which
+//! set the child's `errno` on failure. Besides them the child may run the `memcpy()` and `memset()`
+//! calls the compiler emits, and on the fork path the `pre_exec` closures (held to the same rules
+//! by their contract) and, after a panicking closure, `_exit()`. Every signal is blocked around
+//! `clone3()` (on x86_64 and aarch64 with the raw `rt_sigprocmask()`, as glibc's `posix_spawn()`
+//! does, the C library's internal signals included; elsewhere with `pthread_sigmask()`, which
+//! leaves glibc's 32 and 33 unblocked) and `CLONE_CLEAR_SIGHAND` resets the handlers in the kernel
+//! before the child runs, so no handler of the parent runs in the child; the child resets `SIGPIPE`
+//! (which the Rust runtime ignores) to its default, sets an empty signal mask and executes the
+//! program. If a step fails it reports the step and `errno` and exits with status 127: on the vfork
+//! path into memory the parent reads when `clone3()` returns, on the fork path through a
+//! close-on-exec pipe whose end-of-file means the program runs. [`Command::spawn`] then returns
+//! [`Error::Exec`], [`Error::CurrentDir`] or [`Error::Io`] with that `errno`. The child never
+//! returns into the caller's code: a `pre_exec` closure that panics (against its contract) makes it
+//! exit with status 127 too, and [`Command::spawn`] return [`Error::Io`].
+//!
+//! What people write `pre_exec` closures for is built in, without `unsafe`, and takes the
+//! vfork path: [`Command::setsid`], [`Command::umask`], [`Command::rlimit`], [`Command::fd`],
+//! [`Command::close_other_fds`], [`Command::cgroup`] (`CLONE_INTO_CGROUP`) and
+//! [`Command::process_group`]; [`Command::uid`], [`Command::gid`] and [`Command::groups`] are
+//! built in as well but take the fork path, for the reason above.
+//!
+//! An environment the command does not change is this process's `environ`, passed through
+//! without a copy, as with [`std::process::Command`]. That array and its strings belong to the
+//! C library: a `std::env::set_var()` or `remove_var()` (or a C `setenv()`, `putenv()`,
+//! `unsetenv()`) in another thread while [`Command::spawn`] runs can replace and free them
+//! while the child's `execve()` still reads them, and the program then gets a garbled
+//! environment or fails to start. `std` prevents that for its own `set_var()` by holding its
+//! environment lock from reading `environ` until the child has executed the program; this crate
+//! cannot take that lock (it is private to `std`). Such a concurrent `set_var()` breaks its
+//! documented safety requirement (no other thread may read the environment, through functions
+//! or global variables outside `std::env`, meanwhile), as it would for a C library function
+//! reading `environ`. A program that changes its environment while other threads spawn can
+//! give the command an environment of its own, e.g. `.envs(std::env::vars_os())`: the copy is
+//! made through `std::env`, under that lock.
 //!
 //! # Features
 //!
 //! - `tokio`: the module `autokill::tokio` with `autokill::tokio::Child` and
 //!   `autokill::tokio::CommandExt`: an async `wait()` and `output()` on
 //!   `tokio::io::unix::AsyncFd` of the pidfd, with tokio pipes.
+//! - `unarmed`: `Command::spawn_unarmed`, the same spawn without the autokill flags, for
+//!   benchmarks and tests of the spawn itself on kernels without `CLONE_PIDFD_AUTOKILL`.
 //!
 //! The command-line tool `autokill-run` of this crate runs a program tied to its own lifetime
 //! (`autokill-run --help`); `examples/` has a supervisor that keeps a pool of workers alive
@@ -92,9 +142,16 @@ mod error;
 #[cfg(target_os = "linux")]
 mod exec;
 #[cfg(target_os = "linux")]
+mod raw;
+#[cfg(target_os = "linux")]
 pub mod sys;
 #[cfg(all(target_os = "linux", feature = "tokio"))]
 pub mod tokio;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod vfork;
 
 #[cfg(target_os = "linux")]
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
@@ -108,7 +165,7 @@ pub use error::Error;
 /// There is no way to ask the kernel about clone flags without creating a process (a kernel
 /// without them answers `EINVAL` exactly like one that rejects the combination), so this probes
 /// honestly: it creates a child with `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL |
-/// CLONE_NNP)` that does nothing but `_exit(0)`, and closes the pidfd. `CLONE_NNP` makes the
+/// CLONE_NNP)` that does nothing but exit with status 0, and closes the pidfd. `CLONE_NNP` makes the
 /// probe work without privileges.
 ///
 /// The answer is cached once known: `true` after a successful probe, `false` after
@@ -137,9 +194,19 @@ pub fn supported() -> bool {
         NO => return false,
         _ => {}
     }
+    let request = exec::CloneRequest {
+        flags: sys::AUTOKILL_NNP,
+        exit_signal: 0,
+        cgroup: None,
+    };
+    // The vfork path where there is one: no copy of this process, however large it is.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // SAFETY: The child only makes the raw `exit_group()` system call.
+    let probe = unsafe { vfork::clone_vfork(&request, vfork::exit_at_once, std::ptr::null()) };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     // SAFETY: The child only calls `_exit()`, which is async-signal-safe.
-    let probe = unsafe { exec::clone_child(sys::AUTOKILL_NNP, 0, || libc::_exit(0)) };
-    match probe.map_err(|error| command::clone_error(error, true, false)) {
+    let probe = unsafe { exec::clone_child(&request, || libc::_exit(0)) };
+    match probe.map_err(|error| command::clone_error(error, true, false, false)) {
         Ok(_) => {
             ANSWER.store(YES, Ordering::Relaxed);
             true
@@ -167,6 +234,13 @@ pub(crate) mod tests {
         );
         println!("skipped: host kernel lacks CLONE_PIDFD_AUTOKILL (needs Linux 7.1+)");
         true
+    }
+
+    /// The signal mask (`SigBlk`) of the calling thread, as the kernel reports it.
+    pub(crate) fn blocked_signals() -> u64 {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
     }
 
     /// Runs `helper` in a forked process (a plain child) and returns its exit code; a panic in

@@ -510,6 +510,197 @@ fn environment_and_working_directory() {
     assert_eq!(out, "bar|unset|/proc\n");
 }
 
+/// `cmd` once as it is (the vfork path on x86_64 and aarch64, for a command without
+/// credentials) and once with an empty
+/// `pre_exec` closure (which makes it take the fork path): the outputs, exit statuses or spawn
+/// errors as text.
+fn on_both_paths(cmd: impl Fn() -> Command) -> [String; 2] {
+    let run = |mut cmd: Command| match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(mut child) => {
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            format!("{out}{:?}", wait_within(&mut child).code())
+        }
+        Err(error) => format!("{error:?}"),
+    };
+    let default = run(cmd());
+    let mut forked = cmd();
+    // SAFETY: The closure does nothing.
+    unsafe { forked.pre_exec(|| Ok(())) };
+    [default, run(forked)]
+}
+
+#[test]
+fn the_vfork_and_the_fork_path_agree() {
+    require_autokill!();
+    for (make, expected) in [
+        (
+            (|| {
+                let mut cmd = Command::new("sh");
+                cmd.args(["-c", "echo $0 $1 \"$FOO\"; exit 3", "a", "b"])
+                    .env("FOO", "foo");
+                cmd
+            }) as fn() -> Command,
+            "a b foo\nSome(3)",
+        ),
+        (|| Command::new("autokill-test-no-such-program"), "Exec"),
+        (|| Command::new("/etc/passwd"), "Exec"),
+        (
+            || {
+                let mut cmd = Command::new("true");
+                cmd.current_dir("/nonexistent");
+                cmd
+            },
+            "CurrentDir",
+        ),
+    ] {
+        let [vfork, fork] = on_both_paths(make);
+        assert_eq!(vfork, fork);
+        assert!(vfork.starts_with(expected), "{vfork}");
+    }
+}
+
+#[test]
+fn built_ins_without_pre_exec() {
+    require_autokill!();
+    let (five_read, five_write) = pipe();
+    // A descriptor without close-on-exec, as a C library may leave one. Numbered 200 or above:
+    // the lowest free number (what `dup()` gives) may be 5 while other tests run.
+    let null = std::fs::File::open("/dev/null").unwrap();
+    // SAFETY: `F_DUPFD` makes a new descriptor (without close-on-exec), owned below.
+    let leaked_fd = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD, 200) };
+    assert!(leaked_fd >= 200, "{}", std::io::Error::last_os_error());
+    // SAFETY: A new descriptor that nothing else owns.
+    let leaked = unsafe { OwnedFd::from_raw_fd(leaked_fd) };
+    assert_ne!(leaked_fd, 5);
+    let script = format!(
+        "cut -d' ' -f6 /proc/$$/stat; umask; ulimit -Sn; ulimit -Hn; echo five >&5; \
+         [ -e /proc/$$/fd/{} ] && echo leaked; true",
+        leaked.as_raw_fd()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script])
+        .setsid(true)
+        .umask(0o027)
+        .rlimit(libc::RLIMIT_NOFILE, 50, 60)
+        .fd(5, five_write)
+        .close_other_fds(true)
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(wait_within(&mut child).success());
+    assert_eq!(
+        out,
+        format!("{pid}\n0027\n50\n60\n"),
+        "a session of its own"
+    );
+    drop(cmd);
+    let mut five = String::new();
+    std::fs::File::from(five_read)
+        .read_to_string(&mut five)
+        .unwrap();
+    assert_eq!(five, "five\n");
+}
+
+/// A cgroup2 hierarchy's mount point and this process's cgroup in it: the mounted one, or one
+/// mounted on a new directory under `/tmp` (returned third, to be unmounted).
+fn cgroup2() -> Option<(std::path::PathBuf, String, Option<std::path::PathBuf>)> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mounted = mounts.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let point = before.split(' ').nth(4)?;
+        after
+            .starts_with("cgroup2 ")
+            .then(|| std::path::PathBuf::from(point))
+    });
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = own
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))?
+        .to_owned();
+    if let Some(point) = mounted {
+        return Some((point, own, None));
+    }
+    let point = std::env::temp_dir().join(format!("autokill-cgroup2-{}", std::process::id()));
+    std::fs::create_dir_all(&point).ok()?;
+    let target = std::ffi::CString::new(point.to_str()?).ok()?;
+    // SAFETY: Mounts a cgroup2 file system on a new, empty directory of ours; the strings are
+    // NUL-terminated.
+    let ret = unsafe {
+        libc::mount(
+            c"cgroup2".as_ptr(),
+            target.as_ptr(),
+            c"cgroup2".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret != 0 {
+        let _ = std::fs::remove_dir(&point);
+        return None;
+    }
+    Some((point.clone(), own, Some(point)))
+}
+
+#[test]
+fn into_a_cgroup() {
+    require_autokill!();
+    // Not a cgroup2 directory: clone3() refuses with EBADF before any child exists.
+    match Command::new("true")
+        .cgroup(std::fs::File::open("/").unwrap())
+        .spawn()
+    {
+        Err(Error::Cgroup { source }) => assert_eq!(source.raw_os_error(), Some(libc::EBADF)),
+        other => panic!("expected Error::Cgroup, got {:?}", other.err()),
+    }
+    let Some((point, own, mounted)) = cgroup2() else {
+        println!("skipped: no cgroup2 hierarchy (CONFIG_CGROUPS)");
+        return;
+    };
+    let name = format!("autokill-vm-{}", std::process::id());
+    let dir = point.join(own.trim_start_matches('/')).join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    let cgroup = std::fs::File::open(&dir).unwrap();
+    let [vfork, fork] = on_both_paths(|| {
+        let mut cmd = Command::new("cat");
+        cmd.arg("/proc/self/cgroup")
+            .cgroup(cgroup.try_clone().unwrap());
+        cmd
+    });
+    std::fs::remove_dir(&dir).unwrap();
+    if let Some(point) = mounted {
+        let target = std::ffi::CString::new(point.to_str().unwrap()).unwrap();
+        // SAFETY: Unmounts the file system `cgroup2()` mounted there; the string is
+        // NUL-terminated.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        let _ = std::fs::remove_dir(&point);
+    }
+    assert_eq!(vfork, fork);
+    if vfork.starts_with("Cgroup") {
+        // Not allowed here (a delegated subtree, a hierarchy whose cgroups cannot take
+        // processes): not what this test is about.
+        println!(
+            "skipped: cannot move a child into {}: {vfork}",
+            dir.display()
+        );
+        return;
+    }
+    let expected = format!("0::{}/{name}\n", own.trim_end_matches('/'));
+    assert!(vfork.contains(&expected), "{vfork} lacks {expected}");
+}
+
 #[test]
 fn no_new_privs_by_default() {
     require_autokill!();
@@ -558,6 +749,45 @@ fn without_nnp_needs_cap_sys_admin() {
         Some(0),
         "helper as nobody: 10 = cannot drop privileges, 11 = no EPERM without NNP, \
          12 = cannot spawn with NNP"
+    );
+}
+
+#[test]
+fn credentials_leave_the_parent_dumpable() {
+    require_autokill!();
+    // SAFETY: `geteuid()` cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root");
+        return;
+    }
+    // In a helper, whose dumpability is its own: a regression must not change this process's.
+    let (_read, write) = pipe();
+    let mut helper = Helper::fork(&write, || {
+        // SAFETY: Reads a flag of this process.
+        let dumpable = || unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+        if dumpable() != 1 {
+            return 10;
+        }
+        // The child's setuid()/setgid() must not reach the parent's dumpability (the fork
+        // path: on the vfork path the child would share it).
+        match Command::new("id")
+            .args(["-u"])
+            .uid(65534)
+            .gid(65534)
+            .output()
+        {
+            Ok(output) if output.status.success() && output.stdout == b"65534\n" => {}
+            _ => return 11,
+        }
+        if dumpable() != 1 {
+            return 12;
+        }
+        0
+    });
+    assert_eq!(
+        helper.wait().code(),
+        Some(0),
+        "10 = not dumpable before, 11 = the spawn as nobody failed, 12 = not dumpable after"
     );
 }
 
