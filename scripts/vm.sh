@@ -16,7 +16,11 @@ variant=${1:?usage: vm.sh VARIANT [COMMAND]}
 shift
 cmd=${1:-}
 image=$BUILD/$variant/$ARCH_IMAGE
-[ -f "$image" ] || die "no $variant kernel at $image; run 'make kernel' (or kernel-c/kernel-debug) first"
+if [ ! -f "$image" ]; then
+	target=$(variant "$variant" make_target) || exit 1
+	[ -n "$target" ] || target=$(variant "$variant" group)
+	die "no $variant kernel at $image; run 'make $target' first"
+fi
 command -v vng >/dev/null || die "virtme-ng is not installed; run 'make setup'"
 mkdir -p "$LOGS"
 
