@@ -10,7 +10,7 @@ export AUTOKILL_CACHE := $(CACHE)
 DEFAULT_KVER := $(shell $(HARNESS) kernel)
 export KSRC KVER
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench patches series-build mutants kcsan matrix min-toolchain clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench bench-spawn patches series-build mutants kcsan matrix min-toolchain clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),$(DEFAULT_KVER))"
@@ -29,6 +29,8 @@ help:
 	@echo "  make shell [VARIANT=c|debug]         a shell in the VM"
 	@echo "  make kunit      the series' KUnit tests with the tree's kunit.py (kernel/clone_autokill/.kunitconfig)"
 	@echo "  make bench      Rust vs C kernel, alternating boots: ratios per case"
+	@echo "  make bench-spawn  spawn cost by parent size (1 MiB..4 GiB): autokill's vfork and fork"
+	@echo "                  paths vs std and tokio, on the host and in the VM (instructions)"
 	@echo "  make patches    the series as RFC git format-patch files on vanilla Linux, cover letter, To/Cc from"
 	@echo "                  get_maintainer.pl; git am onto each kernel tree in the cache; checkpatch.pl --strict"
 	@echo "  make series-build  build the kernel at every commit of the series, in order"
@@ -88,6 +90,9 @@ kunit: source
 
 bench: apply
 	@$(S)/bench.sh
+
+bench-spawn: apply
+	@$(S)/spawn-bench.sh
 
 patches: apply
 	@$(S)/export-patches.sh

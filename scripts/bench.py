@@ -5,6 +5,7 @@ kernel, the Rust/C ratio and the spread across boots; the calibration
 checks; a static comparison of the two vmlinux images; an SVG of the ratios.
 
 Usage: bench.py --static RESULTS_DIR RUST_VMLINUX C_VMLINUX
+       bench.py --spawn RESULTS_DIR
        bench.py RESULTS_DIR
 The first writes RESULTS_DIR/static.txt (every listing) and static.json.
 The second reads RESULTS_DIR/meta.json (written by bench.sh), N-rust.json
@@ -13,6 +14,10 @@ printed) and static.json, prints the checks, the table and the static
 comparison, and writes summary.json and ratios.svg. With only one kernel's
 files (`bench.sh --check`) it prints the checks alone. In instruction mode
 it exits 1 if a check fails.
+--spawn summarises a run of spawn-bench.sh (`make bench-spawn`,
+scripts/benchlib/spawn.py): RESULTS_DIR/host.json and vm.json (either may
+be missing) and meta.json if there; it prints the tables and the goal's
+verdict and writes summary.txt, summary.json and spawn.svg.
 """
 
 import contextlib
@@ -24,7 +29,7 @@ import sys
 # file, wherever bench.py is started from.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import KERNELS
+from benchlib import KERNELS, spawn
 from benchlib.static import static_report
 from benchlib.stats import load, print_checks, print_table, summarise
 from benchlib.svg import svg
@@ -57,6 +62,8 @@ def main():
         with open(os.path.join(results, "static.json"), "w") as f:
             json.dump({"terminal": text, "static": static}, f, indent=1)
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--spawn":
+        return spawn_summary(sys.argv[2])
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     results = sys.argv[1]
@@ -64,6 +71,20 @@ def main():
         meta = json.load(f)
     with open(os.path.join(results, "summary.txt"), "w") as f, contextlib.redirect_stdout(Tee(f)):
         return summary_report(results, meta)
+
+
+def spawn_summary(results):
+    """The summary of a spawn-bench.sh run, also in summary.txt."""
+    if not any(os.path.exists(os.path.join(results, p + ".json")) for p in spawn.PLACES):
+        sys.exit(f"bench.py: no host.json or vm.json in {results}")
+    meta = {}
+    meta_file = os.path.join(results, "meta.json")
+    if os.path.exists(meta_file):
+        with open(meta_file) as f:
+            meta = json.load(f)
+    with open(os.path.join(results, "summary.txt"), "w") as f, contextlib.redirect_stdout(Tee(f)):
+        spawn.report(results, meta)
+    return 0
 
 
 def summary_report(results, meta):

@@ -275,6 +275,8 @@ KNOBS = (
     ('BENCH_RUNS', '5', 'make bench: autokill-bench runs per boot'),
     ('BENCH_SCALE', '0.4', 'make bench: multiplies every case\'s iterations'),
     ('BENCH_CHECK', None, 'make bench: 1 for only the check that the clock counts'),
+    ('SPAWN_BENCH_SIZES', '1,256,1024,4096', 'make bench-spawn: the parents\' sizes, MiB'),
+    ('SPAWN_BENCH_ITERATIONS', '10', 'make bench-spawn: timed spawns per size and library'),
     ('MUTANTS', None, 'make mutants: the mutants to plant (all)'),
     ('MATRIX_ARCHES', ' '.join(ARCHES), 'make matrix: the architectures'),
     ('MUTANT_TIMEOUT', '1200', 'make mutants: seconds a mutant\'s VM may run'),

@@ -20,14 +20,16 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "scripts"))
 
-from benchlib import KERNELS, LIMIT, stats
+from benchlib import KERNELS, LIMIT, spawn, stats
 from benchlib.path import Image, Machine
 from benchlib.static import (
     CHECK,
@@ -399,6 +401,194 @@ class Statistics(unittest.TestCase):
         self.assertIn(f"rust kernel, 2 boots: largest spread across boots {100 * spread:.4f}% "
                       "(pidfd_close, insns/op)", out.getvalue())
         self.assertIn("NOT below 0.1%", out.getvalue())
+
+
+def spawn_record(lib, mib, spawn_us, reap_us, after_ms, baseline_ms, armed, kernel):
+    """One line of autokill-spawn-bench; min and mean made up around the
+    median."""
+    def st(v):
+        return {"median": v, "min": v * 0.9, "mean": v * 1.1}
+    path = {"autokill-vfork": "vfork", "autokill-fork": "fork"}.get(lib, "library")
+    return json.dumps({"bench": "spawn", "lib": lib, "path": path, "armed": armed,
+                       "kernel": kernel, "parent_mib": mib, "iterations": 10,
+                       "spawn_us": st(spawn_us), "reap_us": st(reap_us),
+                       "touch_after_ms": st(after_ms), "touch_baseline_ms": st(baseline_ms)})
+
+
+# Made-up spawn costs: {place: {MiB: {lib: (spawn, reap, touch after, baseline)}}}. On
+# the host autokill-vfork is 0.9x std and flat; in the VM 1.2x std at 4 GiB, where it
+# also grew 1.25x.
+SPAWN_HOST = {
+    1: {"autokill-vfork": (45, 900, 0.002, 0.001), "autokill-fork": (120, 1000, 0.2, 0.001),
+        "std": (50, 950, 0.002, 0.001), "tokio": (60, 980, 0.002, 0.001)},
+    256: {"autokill-vfork": (46, 910, 5.1, 5), "autokill-fork": (2500, 3500, 32, 5),
+          "std": (51, 940, 5.2, 5), "tokio": (61, 990, 5.3, 5)},
+    4096: {"autokill-vfork": (47, 905, 80, 80), "autokill-fork": (39600, 41000, 500, 80),
+           "std": (52.5, 945, 81, 80), "tokio": (62, 995, 82, 80)},
+}
+SPAWN_VM = {
+    1: {"autokill-vfork": (200, 1500, 0.01, 0.01), "autokill-fork": (400, 1800, 0.3, 0.01),
+        "std": (210, 1520, 0.01, 0.01), "tokio": (260, 1600, 0.01, 0.01)},
+    4096: {"autokill-vfork": (250, 1550, 300, 300), "autokill-fork": (90000, 95000, 4000, 300),
+           "std": (208.5, 1521, 300, 300), "tokio": (258, 1602, 300, 300)},
+}
+
+
+class SpawnSummary(unittest.TestCase):
+    """bench.py --spawn (benchlib/spawn.py) on made-up host.json and vm.json."""
+
+    def write(self, d, place, costs, armed, kernel, skip=()):
+        with open(os.path.join(d, place + ".json"), "w") as f:
+            f.write("autokill-spawn-bench: not a record\n")
+            for mib, libs in costs.items():
+                for lib, cost in libs.items():
+                    if (lib, mib) not in skip:
+                        f.write(spawn_record(lib, mib, *cost, armed, kernel) + "\n")
+
+    def run_report(self, d, meta=None):
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            summary = spawn.report(d, meta)
+        return summary, out.getvalue()
+
+    def both(self, d):
+        self.write(d, "host", SPAWN_HOST, False, "6.18.44")
+        self.write(d, "vm", SPAWN_VM, True, "7.3.1")
+
+    def test_tables(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.both(d)
+            summary, text = self.run_report(d, {"vm": {"qemu_opts": "-icount shift=0,sleep=off",
+                                                       "cpus": 1, "memory": "6G"}})
+        lines = text.splitlines()
+        host, vm = lines.index(next(x for x in lines if x.startswith("host: "))), \
+            lines.index(next(x for x in lines if x.startswith("VM: ")))
+        self.assertLess(host, vm)
+        self.assertIn("Linux 6.18.44, autokill unarmed", lines[host])
+        self.assertIn("Linux 7.3.1, autokill armed", lines[vm])
+        self.assertIn("10 timed spawns per case", lines[host])
+        # The VM's units are instructions, and its headers say so.
+        self.assertIn("a guest µs is 1000 instructions (kinsn)", lines[vm + 1])
+        self.assertIn("  QEMU -icount shift=0,sleep=off, 1 vCPU, 6G", lines[vm + 2])
+        self.assertEqual(lines[vm + 3], "  spawn-to-exec, kinsn: until spawn() returned (the "
+                                        "child past its execve())")
+        self.assertIn("  heap touched again, Minsn: ", text)
+        # The spawn table of the host: a row per size, a column per library and
+        # autokill-vfork/std.
+        i = lines.index("  spawn-to-exec, µs: until spawn() returned (the child past its "
+                        "execve())")
+        self.assertEqual(lines[i + 1].split(), ["parent", *spawn.LIBS, "vfork/std"])
+        self.assertEqual(lines[i + 2:i + 5], [
+            "     1 MiB           45.0            120           50.0           60.0     0.900",
+            "   256 MiB           46.0           2500           51.0           61.0     0.902",
+            "     4 GiB           47.0          39600           52.5           62.0     0.895"])
+        # The reap table, and the touch table (after / baseline).
+        self.assertEqual(lines[i + 6].split(), ["parent", *spawn.LIBS, "vfork/std"])
+        self.assertEqual(lines[i + 9].split(), ["4", "GiB", "905", "41000", "945", "995",
+                                                "0.958"])
+        self.assertEqual(lines[i + 11].split(), ["parent", *spawn.LIBS])
+        self.assertEqual(lines[i + 13].split(), ["256", "MiB", "5.10/5.00", "32.0/5.00",
+                                                 "5.20/5.00", "5.30/5.00"])
+        # The numbers, as summary.json keeps them.
+        rows = summary["places"]["host"]["rows"]
+        self.assertEqual([r["parent_mib"] for r in rows], [1, 256, 4096])
+        self.assertEqual(rows[0]["vfork_std"], 45 / 50)
+        self.assertEqual(rows[2]["vfork_std_reap"], 905 / 945)
+        self.assertEqual(rows[2]["libs"]["autokill-fork"]["touch_after"], 500)
+        self.assertFalse(rows[0]["libs"]["autokill-vfork"]["armed"])
+        self.assertTrue(summary["places"]["vm"]["rows"][0]["libs"]["autokill-fork"]["armed"])
+
+    def test_goal(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.both(d)
+            summary, text = self.run_report(d)
+        host, vm = summary["places"]["host"]["goal"], summary["places"]["vm"]["goal"]
+        # Host: within 1.1x at every size (the largest ratio 0.902 at 256 MiB), flat
+        # (47 / 45).
+        self.assertTrue(host["within"])
+        self.assertEqual((host["worst_ratio"], host["worst_mib"]), (46 / 51, 256))
+        self.assertTrue(host["flat"])
+        self.assertEqual(host["growth"]["autokill-vfork"]["largest_smallest"], 47 / 45)
+        self.assertEqual(host["growth"]["autokill-fork"]["largest_smallest"], 39600 / 120)
+        # VM: 250 / 208.5 at 4 GiB, and 250 / 200 from 1 MiB to 4 GiB.
+        self.assertFalse(vm["within"])
+        self.assertEqual((vm["worst_ratio"], vm["worst_mib"]), (250 / 208.5, 4096))
+        self.assertFalse(vm["flat"])
+        self.assertEqual(vm["growth"]["autokill-vfork"]["largest_smallest"], 1.25)
+        self.assertIn("  goal, autokill-vfork within 1.1x of std at every size: yes (largest "
+                      "autokill-vfork/std 0.902, at 256 MiB)\n", text)
+        self.assertIn("  goal, flat in the parent's size (autokill-vfork's spawn at 4 GiB over "
+                      "1 MiB at most 1.1): yes (1.044; ", text)
+        self.assertIn("  goal, autokill-vfork within 1.1x of std at every size: NO (largest "
+                      "autokill-vfork/std 1.199, at 4 GiB)\n", text)
+        self.assertIn("  goal, flat in the parent's size (autokill-vfork's spawn at 4 GiB over "
+                      "1 MiB at most 1.1): NO (1.250; ", text)
+        self.assertIn("  the others' spawn at 4 GiB over 1 MiB: autokill-fork 330.000; "
+                      "std 1.050; tokio 1.033\n", text)
+
+    def test_missing(self):
+        with tempfile.TemporaryDirectory() as d:
+            # Nothing to summarise.
+            self.assertIsNone(self.run_report(d)[0])
+            # Only the host, std not measured at 256 MiB: no ratio there, the others'
+            # verdict all the same.
+            self.write(d, "host", SPAWN_HOST, False, "6.18.44", skip={("std", 256)})
+            summary, text = self.run_report(d)
+            with open(os.path.join(d, "spawn.svg")) as f:
+                root = ET.parse(f).getroot()
+        self.assertEqual(list(summary["places"]), ["host"])
+        self.assertIn("\nVM: not run (no vm.json)\n", text)
+        rows = summary["places"]["host"]["rows"]
+        self.assertNotIn("vfork_std", rows[1])
+        self.assertIn("   256 MiB           46.0           2500              -           61.0"
+                      "         -\n", text)
+        self.assertIn("0.900, at 1 MiB; not both measured at 256 MiB)", text)
+        self.assertTrue(summary["places"]["host"]["goal"]["within"])
+        ns = {"s": "http://www.w3.org/2000/svg"}
+        self.assertEqual([g.get("data-place") for g in root.findall("s:g", ns)], ["host"])
+
+    def test_svg_and_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.both(d)
+            with open(os.path.join(d, "meta.json"), "w") as f:
+                json.dump({"date": "2026-01-01T00:00Z", "git_head": "0123456789abcdef"}, f)
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                  "scripts", "bench.py")
+            files = ("summary.txt", "summary.json", "spawn.svg")
+            outputs = []
+            for _ in range(2):
+                p = subprocess.run([sys.executable, "-B", script, "--spawn", d],
+                                   capture_output=True, text=True, check=True)
+                outputs.append([read(d, f) for f in files])
+                self.assertEqual(p.stdout, outputs[-1][0])
+            # The same input, the same output.
+            self.assertEqual(outputs[0], outputs[1])
+            with open(os.path.join(d, "spawn.svg")) as f:
+                root = ET.parse(f).getroot()
+            self.assertEqual(json.loads(outputs[0][1])["meta"]["git_head"], "0123456789abcdef")
+            # Not a directory with results: an error.
+            p = subprocess.run([sys.executable, "-B", script, "--spawn",
+                                os.path.join(d, "none")], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("no host.json or vm.json", p.stderr)
+        ns = {"s": "http://www.w3.org/2000/svg"}
+        self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg")
+        panels = root.findall("s:g", ns)
+        self.assertEqual([g.get("data-place") for g in panels], ["host", "vm"])
+        for g in panels:
+            lines = g.findall("s:polyline", ns)
+            # One line per library, a point per size.
+            self.assertEqual([p.get("data-lib") for p in lines], list(spawn.LIBS))
+            n = 3 if g.get("data-place") == "host" else 2
+            for p in lines:
+                self.assertEqual(len(p.get("points").split()), n)
+            self.assertEqual(len(g.findall("s:circle", ns)), 4 * n)
+        # Both axes logarithmic: the points of autokill-fork from 1 MiB to 4 GiB in
+        # the host panel are 12 of 13 size doublings apart, as far as 1 MiB to
+        # 4 GiB on the axis with half and twice the extreme sizes at the edges.
+        pts = [tuple(map(float, xy.split(","))) for xy
+               in panels[0].findall("s:polyline", ns)[1].get("points").split()]
+        self.assertAlmostEqual((pts[2][0] - pts[0][0]) / 430, 12 / 14, places=3)
+        self.assertIn("2026-01-01T00:00Z 0123456789ab", "".join(root.itertext()))
 
 
 def record(kernel, vmlinux):
