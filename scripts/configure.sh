@@ -41,24 +41,6 @@ KMAKE_LOG=$LOGS/config-$variant.log kconfigure "$WORK" "$O" "${frags[@]}" ||
 	die "configuring $variant failed; is the Rust toolchain complete? run 'make setup'"
 
 # Every option a fragment asks for must have survived olddefconfig.
-# The last fragment that sets an option wins, as in merge_config.sh.
-declare -A want_opt=()
-while IFS= read -r line; do
-	case "$line" in CONFIG_*=*) want_opt[${line%%=*}]=${line#*=} ;; esac
-done < <(cat "${files[@]}")
-bad=()
-for opt in "${!want_opt[@]}"; do
-	val=${want_opt[$opt]}
-	if [ "$val" = n ]; then
-		grep -q "^$opt=" "$O/.config" && bad+=("$opt=n")
-	else
-		grep -qx "$opt=$val" "$O/.config" || bad+=("$opt=$val")
-	fi
-done
-if [ ${#bad[@]} -gt 0 ]; then
-	if printf '%s\n' "${bad[@]}" | grep -q '^CONFIG_RUST=y$'; then
-		kmake "$WORK" "$O" -s rustavailable >&2 || true
-	fi
-	die "the $variant config lacks ${bad[*]} (unmet dependencies; see 'make -C $WORK O=$O menuconfig')"
-fi
+lacks=$(kconfig_check "$WORK" "$O" "${frags[@]}") ||
+	die "the $variant config lacks $lacks (unmet dependencies; see 'make -C $WORK O=$O menuconfig')"
 printf '%s\n' "$want" >"$O/.autokill-config"

@@ -116,6 +116,38 @@ kconfigure() {
 		kmake "$tree" "$o" -s olddefconfig
 }
 
+# kconfig_check TREE O FRAGMENT...: whether every option the fragments ask
+# for survived olddefconfig in O/.config (the last fragment that sets an
+# option wins, as in merge_config.sh); KCONFIG_IGNORE="CONFIG_X ..." leaves
+# some out. On failure prints the missing ones, and on stderr why Rust is
+# off if CONFIG_RUST=y is one: Kconfig drops it without a word when it
+# does not accept the toolchain.
+kconfig_check() {
+	local tree=$1 o=$2 f line opt val bad=()
+	local -A wanted=()
+	shift 2
+	for f in "$@"; do
+		while IFS= read -r line; do
+			case "$line" in CONFIG_*=*) wanted[${line%%=*}]=${line#*=} ;; esac
+		done <"$TOP/kconfig/$f.config"
+	done
+	for opt in ${KCONFIG_IGNORE:-}; do unset "wanted[$opt]"; done
+	for opt in "${!wanted[@]}"; do
+		val=${wanted[$opt]}
+		if [ "$val" = n ]; then
+			! grep -q "^$opt=" "$o/.config" || bad+=("$opt=n")
+		else
+			grep -qx "$opt=$val" "$o/.config" || bad+=("$opt=$val")
+		fi
+	done
+	[ ${#bad[@]} -gt 0 ] || return 0
+	if printf '%s\n' "${bad[@]}" | grep -qx 'CONFIG_RUST=y'; then
+		kmake "$tree" "$o" -s rustavailable >&2 || true
+	fi
+	printf '%s\n' "${bad[*]}"
+	return 1
+}
+
 # kbuild TREE O [ARG...]: the bootable image, in parallel.
 kbuild() {
 	local tree=$1 o=$2

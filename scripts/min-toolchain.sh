@@ -193,7 +193,7 @@ series_warnings() {
 # mounts in place): lib.sh's kconfigure, kbuild and kmake, with the
 # chroot's toolchain by name instead of the host's paths.
 build_inside() {
-	local log=$LOGS/build-min-toolchain.log fragments frags files=() f from bad=() opt val
+	local log=$LOGS/build-min-toolchain.log fragments frags f from lacks
 	KMAKE_ARGS=(LLVM=-"$L" CC="ccache clang-$L" RUSTC=rustc HOSTRUSTC=rustc
 		RUSTDOC=rustdoc RUSTFMT=rustfmt BINDGEN=bindgen CLIPPY=1
 		CLIPPY_DRIVER=clippy-driver)
@@ -202,41 +202,23 @@ build_inside() {
 	export CCACHE_DIR=/var/cache/ccache
 	fragments=$(variant rust fragments)
 	read -ra frags <<<"$fragments"
-	for f in "${frags[@]}"; do files+=("$TOP/kconfig/$f.config"); done
 
 	log "configure in $O (tinyconfig + ${frags[*]})"
 	KMAKE_LOG=$log kconfigure "$WORK" "$O" "${frags[@]}" ||
 		die "configuring with the $SUITE toolchain failed (log: $log)"
-	# Every option a fragment asks for must have survived olddefconfig
-	# (as in configure.sh): above all CONFIG_RUST=y, which Kconfig drops
-	# without a word if the kernel does not accept this rustc or bindgen.
-	declare -A want=()
-	while IFS= read -r f; do
-		case "$f" in CONFIG_*=*) want[${f%%=*}]=${f#*=} ;; esac
-	done < <(cat "${files[@]}")
 	# CONFIG_WERROR off: clippy 1.85 flags upstream code the newer
 	# clippy of the other builds accepts (undocumented_unsafe_blocks in
 	# rust/kernel/cpufreq.rs, a SAFETY comment it does not see), which
 	# would stop the build before the series' code. Every rustc and clippy
 	# warning is still printed, and none may name the series' files
 	# (below).
-	unset 'want[CONFIG_WERROR]'
 	"$WORK/scripts/config" --file "$O/.config" -d WERROR
 	kmake "$WORK" "$O" -s olddefconfig >>"$log" 2>&1
-	for opt in "${!want[@]}"; do
-		val=${want[$opt]}
-		if [ "$val" = n ]; then
-			! grep -q "^$opt=" "$O/.config" || bad+=("$opt=n")
-		else
-			grep -qx "$opt=$val" "$O/.config" || bad+=("$opt=$val")
-		fi
-	done
-	if [ ${#bad[@]} -gt 0 ]; then
-		if printf '%s\n' "${bad[@]}" | grep -qx 'CONFIG_RUST=y'; then
-			kmake "$WORK" "$O" -s rustavailable >&2 || true
-		fi
-		die "the config lacks ${bad[*]} with the $SUITE toolchain"
-	fi
+	# Every option a fragment asks for must have survived olddefconfig:
+	# above all CONFIG_RUST=y, which Kconfig drops without a word if the
+	# kernel does not accept this rustc or bindgen.
+	lacks=$(KCONFIG_IGNORE=CONFIG_WERROR kconfig_check "$WORK" "$O" "${frags[@]}") ||
+		die "the config lacks $lacks with the $SUITE toolchain"
 
 	from=$(($(wc -l <"$log") + 1))
 	KMAKE_LOG=$log step "build $(basename "$ARCH_IMAGE") with the $SUITE toolchain (log: $log)" \
