@@ -89,6 +89,9 @@ class Arch:
     rust_target: Optional[str] = None
     # More kconfig than the .kunitconfig, for HAVE_RUST (arch/*/Kconfig).
     kconfig: Tuple[str, ...] = ()
+    # More QEMU arguments for kunit.py (appended to its qemu_config's; of
+    # two -cpu options QEMU takes the last).
+    qemu_args: Tuple[str, ...] = ()
     # CONFIG_WERROR builds there: every C warning of the tree is an error.
     # Where upstream C code warns, Rust's warnings (clippy's included) stay
     # errors through KRUSTFLAGS=-Dwarnings instead.
@@ -116,8 +119,11 @@ ARCHES: Dict[str, Arch] = {a.name: a for a in (
     # HAVE_RUST: riscv64 with clang only (LLVM=-N gives that).
     Arch('riscv', karch='riscv', kunit='riscv', qemu='qemu-system-riscv64',
          qemu_package='qemu-system-misc'),
+    # kunit's qemu_config asks for -cpu max, which Debian 12's QEMU 7.2 does
+    # not know for loongarch64; la464 is its one model.
     Arch('loongarch', karch='loongarch', kunit='loongarch',
-         qemu='qemu-system-loongarch64', qemu_package='qemu-system-misc'),
+         qemu='qemu-system-loongarch64', qemu_package='qemu-system-misc',
+         qemu_args=('-cpu', 'la464')),
     # HAVE_RUST: PPC64 little endian (and PPC32).
     Arch('powerpc', karch='powerpc', kunit='powerpcle', qemu='qemu-system-ppc64',
          qemu_package='qemu-system-ppc'),

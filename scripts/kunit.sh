@@ -17,7 +17,7 @@
 S=$TOP/scripts
 arch=${1:-${ARCHES[0]}}
 [ $# -eq 0 ] || shift
-a_kunit='' a_kconfig=''
+a_kunit='' a_kconfig='' a_qemu_args=''
 eval "$(python3 -B "$S/harness.py" arch "$arch")" || exit 1
 "$S/apply.sh"
 build_lock
@@ -31,6 +31,7 @@ done
 for c in $a_kconfig; do
 	cmd+=(--kconfig_add "$c")
 done
+[ -z "$a_qemu_args" ] || cmd+=(--qemu_args "$a_qemu_args")
 cmd+=("$@")
 hide_kvm=
 if [ "$arch" = "${ARCHES[0]}" ] && [ -e /dev/kvm ] && [ -f "$BUILD/rust/$ARCH_IMAGE" ] &&
