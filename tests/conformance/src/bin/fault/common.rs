@@ -12,7 +12,7 @@ use conformance::sys::*;
 use conformance::util::{self, FdExt};
 
 use crate::inject::{parse_u32, Armed, FailNth};
-use crate::repeat::{clone3_window, Clone3Result, Scratch, SCRATCH_READ};
+use crate::repeat::{clone3_window, Clone3Result, Scratch};
 
 /// An autokill child created with no fault armed, and an observer pidfd.
 pub struct Kid {
@@ -154,11 +154,8 @@ impl Ctx {
         } else if read <= 0 {
             return Err(format!("reading fail-nth: {}", Errno(-read as i32)));
         } else {
-            // SAFETY: The read stored `read` (at most 16) bytes in the scratch page.
-            let text = unsafe {
-                std::slice::from_raw_parts(self.scratch.page.add(SCRATCH_READ), read as usize)
-            };
-            parse_u32(text)
+            let (text, len) = self.scratch.read_text(read as usize);
+            parse_u32(&text[..len])
         };
         Ok(Armed {
             value,

@@ -52,11 +52,17 @@ fn grow_stack() {
 /// in `copy_process()` after the armed pidfd file exists, with the allocations of a page and its
 /// page table as fault points, so that their failure makes `put_user()` fail and
 /// `copy_process()` release the armed file with no task attached (`bad_fork_put_pidfd`).
+///
+/// Invariant: `page` is a mapping of `PAGE_SIZE` bytes this value made and unmaps on drop; the
+/// field is private so that no other module can forge one around another pointer (the safe
+/// [`clone3_window`] writes into it).
 pub struct Scratch {
-    pub page: *mut u8,
+    page: *mut u8,
 }
 
-pub const SCRATCH_READ: usize = 256;
+const SCRATCH_READ: usize = 256;
+/// The length of the `pread()` of `fail-nth` in [`clone3_window`].
+pub const SCRATCH_READ_LEN: usize = 16;
 const SCRATCH_ZERO: usize = 288;
 
 impl Drop for Scratch {
@@ -95,6 +101,22 @@ impl Scratch {
             libc::mlock(sc.page.cast(), PAGE_SIZE);
         }
         Ok(sc)
+    }
+
+    /// What [`clone3_window`]'s `pread()` stored: a copy of its first `len` bytes (at most the
+    /// length it asked for), on the stack: no allocation between fault windows.
+    pub fn read_text(&self, len: usize) -> ([u8; SCRATCH_READ_LEN], usize) {
+        let len = len.min(SCRATCH_READ_LEN);
+        let mut out = [0u8; SCRATCH_READ_LEN];
+        // SAFETY: By the type's invariant the page is mapped for `PAGE_SIZE` bytes, and these
+        // are at most `SCRATCH_READ_LEN` from `SCRATCH_READ`; the borrow of `self` keeps it
+        // mapped for the copy. `Scratch` is not `Sync`, so no other thread runs a window on it
+        // meanwhile, and the window's child touches no memory; the copy leaves no reference
+        // into the shared page behind.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.page.add(SCRATCH_READ), out.as_mut_ptr(), len)
+        };
+        (out, len)
     }
 }
 
@@ -148,7 +170,7 @@ pub fn clone3_window(
             "mov eax, 17",
             "mov rdi, r12",
             "lea rsi, [r13 + {read}]",
-            "mov edx, 16",
+            "mov edx, {read_len}",
             "xor r10d, r10d",
             "syscall",
             "mov r9, rax",
@@ -159,6 +181,7 @@ pub fn clone3_window(
             "xor r10d, r10d",
             "syscall",
             read = const SCRATCH_READ,
+            read_len = const SCRATCH_READ_LEN,
             zero = const SCRATCH_ZERO,
             inlateout("rax") libc::SYS_clone3 => _,
             inlateout("rdi") sc.page => _,
