@@ -184,10 +184,11 @@ class Variant:
 
 
 BASE = ('vm', 'selftests', 'fault', 'kunit', 'rust')
-SUITES_RUST = ('clone_autokill', 'pidfs_autokill', 'rust_kernel_pid',
+SUITES_RUST = ('clone_autokill', 'pidfs_autokill', 'rust_kernel_bug', 'rust_kernel_pid',
                'rust_kernel_task', 'rust_kernel_capability')
 # On a C kernel the series' abstractions are still built and tested.
-SUITES_C = ('rust_kernel_pid', 'rust_kernel_task', 'rust_kernel_capability')
+SUITES_C = ('rust_kernel_bug', 'rust_kernel_pid', 'rust_kernel_task',
+            'rust_kernel_capability')
 
 KCSAN_SUITES = 'kunit selftests conformance fuzz stress race kcsan'
 KCSAN_SELFTESTS = ('pidfd/pidfd_autoreap_test',)
