@@ -70,6 +70,11 @@ def cache() -> str:
 
 # --- the architectures -------------------------------------------------------
 
+# A Debian release with a newer QEMU than this host's, for the architectures
+# whose qemu_suite names it (make matrix).
+NEWER_QEMU_SUITE = 'trixie'
+
+
 @dataclass(frozen=True)
 class Arch:
     """An architecture Rust-for-Linux supports (HAVE_RUST in its Kconfig)."""
@@ -92,6 +97,13 @@ class Arch:
     # More QEMU arguments for kunit.py (appended to its qemu_config's; of
     # two -cpu options QEMU takes the last).
     qemu_args: Tuple[str, ...] = ()
+    # The prefix of GNU binutils for its target (kunit.py --cross_compile),
+    # where the build needs them besides LLVM's; Debian's package of them is
+    # binutils-PREFIX (without the last '-').
+    cross_compile: Optional[str] = None
+    # The Debian release whose QEMU runs it, in a chroot of the cache
+    # (scripts/chroot.sh), where this host's is too old (None: the host's).
+    qemu_suite: Optional[str] = None
     # CONFIG_WERROR builds there: every C warning of the tree is an error.
     # Where upstream C code warns, Rust's warnings (clippy's included) stay
     # errors through KRUSTFLAGS=-Dwarnings instead.
@@ -119,14 +131,15 @@ ARCHES: Dict[str, Arch] = {a.name: a for a in (
     # HAVE_RUST: riscv64 with clang only (LLVM=-N gives that).
     Arch('riscv', karch='riscv', kunit='riscv', qemu='qemu-system-riscv64',
          qemu_package='qemu-system-misc'),
-    # kunit's qemu_config asks for -cpu max, which Debian 12's QEMU 7.2 does
-    # not know for loongarch64; la464 is its one model.
+    # Debian 12's QEMU 7.2 prints nothing for a LoongArch kernel booted
+    # directly (kunit.py's -kernel); trixie's QEMU 10 boots it.
     Arch('loongarch', karch='loongarch', kunit='loongarch',
          qemu='qemu-system-loongarch64', qemu_package='qemu-system-misc',
-         qemu_args=('-cpu', 'la464')),
-    # HAVE_RUST: PPC64 little endian (and PPC32).
+         qemu_suite=NEWER_QEMU_SUITE),
+    # HAVE_RUST: PPC64 little endian (and PPC32). The boot wrapper
+    # (arch/powerpc/boot/wrapper) runs ${CROSS}objcopy on vmlinux.
     Arch('powerpc', karch='powerpc', kunit='powerpcle', qemu='qemu-system-ppc64',
-         qemu_package='qemu-system-ppc'),
+         qemu_package='qemu-system-ppc', cross_compile='powerpc64le-linux-gnu-'),
     # HAVE_RUST: !EXPOLINE. (qemu-system-misc provides qemu-system-s390x.)
     Arch('s390', karch='s390', kunit='s390', qemu='qemu-system-s390x',
          qemu_package='qemu-system-misc', kconfig=('CONFIG_EXPOLINE=n',)),
