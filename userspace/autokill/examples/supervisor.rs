@@ -51,8 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if program.is_empty() {
         return Err("usage: supervisor [COUNT PROGRAM [ARGS...]]".into());
     }
-    if !autokill::supported() {
-        return Err("this kernel cannot tie children to their parent (needs Linux 7.1+)".into());
+    let support = autokill::supported();
+    if !support.autokill() {
+        eprintln!(
+            "supervisor: no CLONE_PIDFD_AUTOKILL here, the workers get the fallback:\n{support}"
+        );
     }
 
     let mut workers = (0..count)

@@ -10,10 +10,19 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Output};
 use std::time::Duration;
 
+use crate::fallback::ChildFd;
+use crate::guarantee::Guarantee;
 use crate::sys;
 
 /// A child process spawned by [`Command::spawn`](crate::Command::spawn), owning its autokill
 /// pidfd.
+///
+/// What follows is the [`Guarantee::Kernel`] child's (`CLONE_PIDFD_AUTOKILL`). A child of the
+/// fallback ([`guarantee`](Child::guarantee) says which) owns a plain pidfd instead: dropping
+/// the `Child` sends it `SIGKILL` (and writes `cgroup.kill` of its
+/// [`cgroup`](crate::Command::cgroup)), and the crate's spawner thread reaps it;
+/// `PR_SET_PDEATHSIG` kills it when this process dies; a duplicate of the pidfd neither keeps
+/// it alive nor kills it; [`wait`](Child::wait) reaps it with `waitid(P_PIDFD)`.
 ///
 /// # Lifetime
 ///
@@ -65,7 +74,7 @@ use crate::sys;
 #[must_use = "dropping a Child kills the process at once; keep it, or wait() for it"]
 pub struct Child {
     pid: libc::pid_t,
-    pidfd: OwnedFd,
+    pidfd: ChildFd,
     status: Option<ExitStatus>,
     /// The parent's end of the child's standard input, if it was [piped](crate::Stdio::piped).
     pub stdin: Option<ChildStdin>,
@@ -79,7 +88,7 @@ pub struct Child {
 impl Child {
     pub(crate) fn new(
         pid: libc::pid_t,
-        pidfd: OwnedFd,
+        pidfd: ChildFd,
         stdin: Option<ChildStdin>,
         stdout: Option<ChildStdout>,
         stderr: Option<ChildStderr>,
@@ -94,18 +103,36 @@ impl Child {
         }
     }
 
-    /// The parts, for the `tokio` wrapper.
-    #[cfg(feature = "tokio")]
+    /// The parts, for the `tokio` wrapper and the conversion into the pidfd.
     pub(crate) fn into_parts(
         self,
     ) -> (
         libc::pid_t,
-        OwnedFd,
+        ChildFd,
         Option<ChildStdin>,
         Option<ChildStdout>,
         Option<ChildStderr>,
     ) {
         (self.pid, self.pidfd, self.stdin, self.stdout, self.stderr)
+    }
+
+    /// What kills this child when the `Child` is dropped or this process dies: see
+    /// [`Guarantee`] for what each level covers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Guarantee};
+    ///
+    /// let child = Command::new("sleep").arg("10").spawn()?;
+    /// if child.guarantee() < Guarantee::Kernel {
+    ///     eprintln!("fallback: {}", child.guarantee());
+    /// }
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    #[must_use]
+    pub fn guarantee(&self) -> Guarantee {
+        self.pidfd.guarantee()
     }
 
     /// The child's process id in the caller's pid namespace, like
@@ -149,7 +176,7 @@ impl Child {
     /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
-            self.status = sys::pidfd_exit_status(self.pidfd.as_fd())?.map(ExitStatus::from_raw);
+            self.status = self.pidfd.try_status()?.map(ExitStatus::from_raw);
         }
         Ok(self.status)
     }
@@ -201,19 +228,10 @@ impl Child {
 
     fn wait_for(&mut self, timeout: Option<Duration>) -> io::Result<Option<ExitStatus>> {
         drop(self.stdin.take());
-        if self.status.is_some() {
-            return Ok(self.status);
+        if self.status.is_none() {
+            self.status = self.pidfd.wait_status(timeout)?.map(ExitStatus::from_raw);
         }
-        if !sys::pidfd_wait_reaped(self.pidfd.as_fd(), timeout)? {
-            return Ok(None);
-        }
-        match self.try_wait()? {
-            Some(status) => Ok(Some(status)),
-            // pidfs_exit() stores the status before the reaping that POLLHUP reports.
-            None => Err(io::Error::other(
-                "the child was reaped but the kernel has no exit status for it (PIDFD_INFO_EXIT)",
-            )),
-        }
+        Ok(self.status)
     }
 
     /// Waits for the child to exit and collects its standard output and error, like

@@ -7,14 +7,18 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
 
 use crate::child::{Child, ChildStderr, ChildStdin, ChildStdout};
 use crate::error::{CloneContext, Error};
-use crate::exec::{self, CStringArray, CloneRequest, Envp, ExecPlan, FdMapping, IdMaps, PreExec};
+use crate::exec::{
+    self, CStringArray, CloneRequest, Envp, ExecPlan, FdMapping, IdMaps, ParentDeath, PreExec,
+};
+use crate::fallback::{self, ChildFd};
+use crate::guarantee::Guarantee;
 use crate::raw;
 use crate::sys;
 
@@ -260,6 +264,14 @@ pub struct Command {
     close_other_fds: bool,
     cgroup: Option<OwnedFd>,
     pre_exec: Vec<PreExec>,
+    /// [`Command::kernel_autokill`].
+    kernel_autokill: bool,
+    /// [`Command::require`].
+    required: Guarantee,
+    /// Test hook: what the fallback's child compares `getppid()` with, and the pidfd it polls,
+    /// instead of the real ones (to show that a dead parent is seen).
+    #[cfg(test)]
+    pub(crate) test_parent: Option<(libc::pid_t, OwnedFd)>,
 }
 
 impl fmt::Debug for Command {
@@ -285,6 +297,8 @@ impl fmt::Debug for Command {
             .field("close_other_fds", &self.close_other_fds)
             .field("cgroup", &self.cgroup)
             .field("pre_exec", &self.pre_exec.len())
+            .field("kernel_autokill", &self.kernel_autokill)
+            .field("required", &self.required)
             .finish()
     }
 }
@@ -344,6 +358,10 @@ impl Command {
             close_other_fds: false,
             cgroup: None,
             pre_exec: Vec::new(),
+            kernel_autokill: true,
+            required: Guarantee::DropOnly,
+            #[cfg(test)]
+            test_parent: None,
         }
     }
 
@@ -556,18 +574,50 @@ impl Command {
 
     /// Whether the child gets `no_new_privs` (`CLONE_NNP`); on by default.
     ///
-    /// With `false` the child may gain privileges by executing set-user-ID programs, so the
-    /// kernel only allows it to a caller with `CAP_SYS_ADMIN`: otherwise
-    /// [`spawn`](Command::spawn) fails with [`Error::PermissionDenied`].
+    /// `no_new_privs` (`PR_SET_NO_NEW_PRIVS`, see `prctl(2)`) means that neither the child nor
+    /// anything it executes, however deep, can gain privileges through `execve()`; it is
+    /// inherited by every descendant and never cleared. That breaks what relies on gaining
+    /// them:
+    ///
+    /// - set-user-ID and set-group-ID programs run with the caller's ids, so they fail or
+    ///   misbehave: `sudo`, `su`, `pkexec`, `passwd`, `fusermount3` (FUSE mounts by a user),
+    ///   `newuidmap` and `newgidmap` (rootless podman and buildah), a set-user-ID `ping`;
+    /// - file capabilities (`setcap`, such as `ping` with `cap_net_raw` or `newuidmap` with
+    ///   `cap_setuid` on some distributions) are not granted;
+    /// - security modules change the confinement on `execve()` only towards less privilege:
+    ///   SELinux makes a domain transition only into a bounded domain (or with the
+    ///   `nnp_transition` permission); otherwise the program stays in the caller's domain, and
+    ///   an explicit `setexeccon()` makes `execve()` fail with `EPERM`. AppArmor likewise lets
+    ///   a confined task change profile only to one that stacks on its current one.
+    ///
+    /// Programs that do not gain privileges (compilers, servers, shells running ordinary
+    /// commands, containers that do not need `newuidmap`) see no difference.
+    ///
+    /// With `false` the child may gain privileges that way, and could be killed by its
+    /// unprivileged parent at a moment of the parent's choosing while privileged; so the kernel
+    /// arms `CLONE_PIDFD_AUTOKILL` without `CLONE_NNP` only for a caller with `CAP_SYS_ADMIN`
+    /// in its user namespace ([`Guarantee::Kernel`]). Without it (`clone3()` fails with
+    /// `EPERM`, [`Error::PermissionDenied`]) the crate falls back, as
+    /// [`require`](Command::require) allows by default: the child gets `PR_SET_PDEATHSIG`,
+    /// which the kernel clears when it executes a set-user-ID program or one with file
+    /// capabilities, so it is only sure to be killed when its [`Child`] is dropped
+    /// ([`Guarantee::DropOnly`]; [`Child::guarantee`] tells which level a child got). With
+    /// [`require(Guarantee::Kernel)`](Command::require) such a spawn fails instead, with
+    /// [`Error::GuaranteeUnavailable`] whose reason is [`Error::PermissionDenied`].
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use autokill::{Command, Error};
+    /// use autokill::{Command, Error, Guarantee};
     ///
     /// // sudo needs its set-user-ID bit, which no_new_privs would ignore.
-    /// match Command::new("sudo").arg("true").no_new_privs(false).status() {
-    ///     Err(Error::PermissionDenied) => eprintln!("needs CAP_SYS_ADMIN"),
+    /// match Command::new("sudo")
+    ///     .arg("true")
+    ///     .no_new_privs(false)
+    ///     .require(Guarantee::Kernel)
+    ///     .status()
+    /// {
+    ///     Err(Error::GuaranteeUnavailable { reason, .. }) => eprintln!("{reason}"),
     ///     result => println!("{}", result?),
     /// }
     /// # Ok::<(), autokill::Error>(())
@@ -1045,6 +1095,49 @@ impl Command {
         self.kill_tree
     }
 
+    /// Whether [`spawn`](Command::spawn) tries `clone3(CLONE_PIDFD_AUTOKILL)` first; on by
+    /// default. With `false` it goes straight to the fallback
+    /// ([`Guarantee::ParentThreadSignal`], see there), as on a kernel without
+    /// `CLONE_PIDFD_AUTOKILL`: for tests of the fallback and for comparing the two on a Linux
+    /// 7.1+ kernel. A [`require`](Command::require)d [`Guarantee::Kernel`] then makes
+    /// [`spawn`](Command::spawn) fail.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Guarantee};
+    ///
+    /// let child = Command::new("sleep").arg("10").kernel_autokill(false).spawn()?;
+    /// assert_eq!(child.guarantee(), Guarantee::ParentThreadSignal);
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn kernel_autokill(&mut self, on: bool) -> &mut Self {
+        self.kernel_autokill = on;
+        self
+    }
+
+    /// The weakest [`Guarantee`] the child may get: [`spawn`](Command::spawn) fails with
+    /// [`Error::GuaranteeUnavailable`] (saying what is missing and why) rather than give less,
+    /// and creates no child then. The default, [`Guarantee::DropOnly`], is best effort: the
+    /// kernel's guarantee where `clone3(CLONE_PIDFD_AUTOKILL)` works, else the fallback.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use autokill::{Command, Error, Guarantee};
+    ///
+    /// match Command::new("server").require(Guarantee::Kernel).spawn() {
+    ///     Ok(child) => assert_eq!(child.guarantee(), Guarantee::Kernel),
+    ///     Err(Error::GuaranteeUnavailable { reason, .. }) => eprintln!("no autokill: {reason}"),
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok::<(), autokill::Error>(())
+    /// ```
+    pub fn require(&mut self, guarantee: Guarantee) -> &mut Self {
+        self.required = guarantee;
+        self
+    }
+
     /// Creates the child and executes the program in it. Standard I/O not set on the command
     /// is inherited.
     ///
@@ -1143,18 +1236,206 @@ impl Command {
             .into_child(self)
     }
 
-    /// [`spawn`](Command::spawn) with the given defaults for standard I/O.
+    /// [`spawn`](Command::spawn) with the given defaults for standard I/O: the kernel's
+    /// guarantee if it can be had, else the fallback if [`require`](Command::require) allows.
     fn spawn_with(&mut self, defaults: StdioDefaults) -> Result<Child, Error> {
+        let level = if self.no_new_privs {
+            Guarantee::ParentThreadSignal
+        } else {
+            Guarantee::DropOnly
+        };
+        let reason = if !self.kernel_autokill {
+            Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "kernel_autokill(false) turned CLONE_PIDFD_AUTOKILL off",
+            ))
+        } else if let Some(reason) = crate::probe::known_missing() {
+            reason
+        } else {
+            match self.spawn_kernel(defaults) {
+                Ok(child) => return Ok(child),
+                Err(error @ (Error::Unsupported | Error::Seccomp | Error::PermissionDenied)) => {
+                    error
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        if self.required > level {
+            return Err(Error::GuaranteeUnavailable {
+                required: self.required,
+                available: level,
+                reason: Box::new(reason),
+            });
+        }
+        let legacy = crate::probe::clone3_refused();
+        match self.spawn_fallback(defaults, level, legacy) {
+            // A seccomp filter installed since: once more with the legacy `clone()`.
+            Err(FallbackError::Clone3Refused) => {
+                crate::probe::record_clone3_refused();
+                self.spawn_fallback(defaults, level, true)
+            }
+            result => result,
+        }
+        .map_err(|error| match error {
+            FallbackError::Clone3Refused => Error::Io(io::Error::from_raw_os_error(libc::ENOSYS)),
+            FallbackError::Spawn(error) => error,
+        })
+    }
+
+    /// The kernel's way: `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL)`. Notes in
+    /// [`crate::probe`] what a refusal says about the kernel.
+    fn spawn_kernel(&mut self, defaults: StdioDefaults) -> Result<Child, Error> {
         let mut flags = sys::AUTOKILL;
         if self.no_new_privs {
             flags |= sys::CLONE_NNP;
         }
         let (nnp, namespaces, cgroup) = (self.no_new_privs, self.kill_tree, self.cgroup.is_some());
         let path = self.clone_path();
-        self.create(defaults, flags, 0, path, |error| {
-            clone_error(error, nnp, namespaces, cgroup)
-        })?
+        let result = self.create(defaults, flags, 0, path, |error| {
+            let errno = error.raw_os_error();
+            let mapped = clone_error(error, nnp, namespaces, cgroup);
+            if matches!(mapped, Error::Unsupported | Error::Seccomp) {
+                crate::probe::record_kernel_refusal(errno);
+            }
+            mapped
+        });
+        result?.into_child(self)
+    }
+
+    /// The fallback ([`Guarantee::ParentThreadSignal`], or [`Guarantee::DropOnly`] without
+    /// `no_new_privs`): the child is created by the crate's spawner thread, with `clone3()` on
+    /// the usual path, or with the legacy `clone()` (fork-like) if `legacy` (`clone3()` is
+    /// refused), with exit signal 0; it sets `no_new_privs` and `PR_SET_PDEATHSIG(SIGKILL)`
+    /// itself and checks that its parent still lives before `execve()`.
+    fn spawn_fallback(
+        &mut self,
+        defaults: StdioDefaults,
+        level: Guarantee,
+        legacy: bool,
+    ) -> Result<Child, FallbackError> {
+        let path = if legacy {
+            ClonePath::Fork
+        } else {
+            self.clone_path()
+        };
+        let (mut plan, parent) = self.prepare(defaults, path)?;
+        let min = self.min_source()?;
+        plan.set_no_new_privs = self.no_new_privs;
+        // SAFETY: `getpid()` cannot fail.
+        let pid = unsafe { libc::getpid() };
+        plan.parent_death = Some(ParentDeath {
+            // The init of a new pid namespace sees its parent as pid 0.
+            ppid: (!self.kill_tree).then_some(pid),
+            // Set on the spawner thread.
+            pidfd: -1,
+        });
+        #[cfg(test)]
+        let test_pidfd = match &self.test_parent {
+            Some((ppid, pidfd)) => {
+                if let Some(death) = plan.parent_death.as_mut() {
+                    death.ppid = death.ppid.map(|_| *ppid);
+                }
+                Some(exec::dup_at_least(pidfd.as_fd(), min)?)
+            }
+            None => None,
+        };
+        #[cfg(not(test))]
+        let test_pidfd: Option<OwnedFd> = None;
+        let mut cgroup = self.cgroup.as_ref().map(AsRawFd::as_raw_fd);
+        if legacy {
+            // No `CLONE_INTO_CGROUP` for `clone()`: the child moves itself.
+            if let Some(dir) = self.cgroup.as_ref() {
+                let dir = exec::dup_at_least(dir.as_fd(), min)?;
+                plan.cgroup_procs = Some(dir.as_raw_fd());
+                plan.owned.push(dir);
+            }
+            cgroup = None;
+        }
+        let request = CloneRequest {
+            flags: self.namespace_flags(&plan),
+            exit_signal: 0,
+            cgroup,
+        };
+        let mut pre_exec = std::mem::take(&mut self.pre_exec);
+        // Everything the spawner thread uses is moved to it (and back): no borrowed data
+        // crosses threads. `request.cgroup` is a number of a descriptor that `self` keeps open
+        // while this thread waits for the job.
+        let job = move |spawner: &fallback::SpawnerInfo| {
+            let result = (|| {
+                let pidfd = match test_pidfd {
+                    Some(pidfd) => pidfd,
+                    None => {
+                        // SAFETY: The spawner's pidfd stays open as long as the process (the
+                        // spawner is never freed).
+                        let own = unsafe { BorrowedFd::borrow_raw(spawner.thread_pidfd) };
+                        exec::dup_at_least(own, min)?
+                    }
+                };
+                if let Some(death) = plan.parent_death.as_mut() {
+                    death.pidfd = pidfd.as_raw_fd();
+                }
+                plan.owned.push(pidfd);
+                match (path, legacy) {
+                    (ClonePath::Vfork, _) => clone_vfork(&request, &plan),
+                    // SAFETY: As for `clone_child` below; the flags are those of the
+                    // namespaces (below bit 32) and there is no `request.cgroup`.
+                    (ClonePath::Fork, true) => unsafe {
+                        exec::clone_child_legacy(&request, || {
+                            exec::exec_child(&plan, &mut pre_exec)
+                        })
+                    },
+                    // SAFETY: `exec_child` is async-signal-safe and never returns, and so are
+                    // the pre-exec closures by the contract of `pre_exec`; `plan` outlives the
+                    // call.
+                    (ClonePath::Fork, false) => unsafe {
+                        exec::clone_child(&request, || exec::exec_child(&plan, &mut pre_exec))
+                    },
+                }
+            })();
+            (result, plan, pre_exec)
+        };
+        let (result, plan, pre_exec) = fallback::on_spawner_thread(job)?;
+        self.pre_exec = pre_exec;
+        let (pid, pidfd) = result.map_err(|error| match error.raw_os_error() {
+            Some(libc::ENOSYS) if !legacy => FallbackError::Clone3Refused,
+            _ => FallbackError::Spawn(clone_error(
+                error,
+                true,
+                self.kill_tree,
+                self.cgroup.is_some(),
+            )),
+        })?;
+        let report = match path {
+            ClonePath::Vfork => plan.vfork_report(),
+            ClonePath::Fork => {
+                drop(plan);
+                let report_pipe = parent.report.ok_or_else(|| io::Error::other("no pipe"))?;
+                exec::read_report(report_pipe)?
+            }
+        };
+        let cgroup = match &self.cgroup {
+            Some(dir) => Some(dir.try_clone()?),
+            None => None,
+        };
+        Created {
+            pid,
+            pidfd,
+            kind: CreatedKind::Fallback(level, cgroup),
+            stdin: parent.stdin,
+            stdout: parent.stdout,
+            stderr: parent.stderr,
+            report,
+        }
         .into_child(self)
+        .map_err(FallbackError::Spawn)
+    }
+
+    /// The lowest number a descriptor the child duplicates from may have: above every target.
+    fn min_source(&self) -> Result<RawFd, Error> {
+        let max_target = self.fds.keys().copied().fold(2, RawFd::max);
+        max_target
+            .checked_add(1)
+            .ok_or_else(|| invalid_input(format!("fd({max_target}, ...): too high")))
     }
 
     /// The way [`spawn`](Command::spawn) creates the child: the vfork path, unless
@@ -1216,6 +1497,7 @@ impl Command {
         Ok(Created {
             pid,
             pidfd,
+            kind: CreatedKind::Kernel,
             stdin: parent.stdin,
             stdout: parent.stdout,
             stderr: parent.stderr,
@@ -1400,6 +1682,10 @@ impl Command {
             exec::STEP_PANIC => Error::Io(io::Error::other(
                 "a pre_exec closure panicked in the child, which exited with status 127",
             )),
+            exec::STEP_PARENT_GONE => Error::Io(io::Error::other(
+                "the parent died before the child set PR_SET_PDEATHSIG; the child exited",
+            )),
+            exec::STEP_CGROUP => Error::Cgroup { source },
             _ => Error::Io(source),
         }
     }
@@ -1416,7 +1702,8 @@ pub(crate) fn clone_error(error: io::Error, nnp: bool, namespaces: bool, cgroup:
         seccomp_filter: errno == Some(libc::ENOSYS)
             && sys::seccomp_mode().ok() == Some(libc::SECCOMP_MODE_FILTER as libc::c_int),
         // Only asked when it decides: an EINVAL with namespaces.
-        autokill_supported: (namespaces && errno == Some(libc::EINVAL)).then(crate::supported),
+        autokill_supported: (namespaces && errno == Some(libc::EINVAL))
+            .then(|| crate::supported().kernel == Some(true)),
     };
     Error::from_clone3(error, context)
 }
@@ -1529,6 +1816,7 @@ fn clone_vfork(_request: &CloneRequest, _plan: &ExecPlan) -> io::Result<(libc::p
 struct Created {
     pid: libc::pid_t,
     pidfd: OwnedFd,
+    kind: CreatedKind,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
@@ -1536,20 +1824,56 @@ struct Created {
     report: Option<[u8; 4]>,
 }
 
+/// How a child was created.
+enum CreatedKind {
+    /// With `CLONE_PIDFD_AUTOKILL | CLONE_AUTOREAP` (or unarmed, with `SIGCHLD` ignored: the
+    /// kernel reaps it too).
+    Kernel,
+    /// On the fallback, at this level, with a duplicate of the cgroup directory for
+    /// `cgroup.kill`.
+    Fallback(Guarantee, Option<OwnedFd>),
+}
+
 impl Created {
-    /// The [`Child`], or the error the child reported (it has exited; dropping the pidfd has
-    /// nothing left to kill).
+    /// The [`Child`], or the error the child reported (it has exited: dropping a kernel
+    /// child's pidfd has nothing left to kill; a fallback child is handed to the spawner thread
+    /// to be reaped, without `cgroup.kill`, which is for children that ran).
     fn into_child(self, command: &Command) -> Result<Child, Error> {
+        let failed = self.report.is_some();
+        let pidfd = match self.kind {
+            CreatedKind::Kernel => ChildFd::kernel(self.pidfd),
+            CreatedKind::Fallback(level, _) if failed => ChildFd::fallback(self.pidfd, None, level),
+            CreatedKind::Fallback(level, cgroup) => ChildFd::fallback(self.pidfd, cgroup, level),
+        };
         match self.report {
             None => Ok(Child::new(
                 self.pid,
-                self.pidfd,
+                pidfd,
                 self.stdin,
                 self.stdout,
                 self.stderr,
             )),
             Some(report) => Err(command.report_error(report)),
         }
+    }
+}
+
+/// Why the fallback failed.
+enum FallbackError {
+    /// `clone3()` said `ENOSYS`: to be tried again with the legacy `clone()`.
+    Clone3Refused,
+    Spawn(Error),
+}
+
+impl From<Error> for FallbackError {
+    fn from(error: Error) -> Self {
+        FallbackError::Spawn(error)
+    }
+}
+
+impl From<io::Error> for FallbackError {
+    fn from(error: io::Error) -> Self {
+        FallbackError::Spawn(Error::Io(error))
     }
 }
 
@@ -1613,6 +1937,8 @@ fn prepare_stdio(
         StdioKind::Fd(fd) => (Some(own(exec::dup_at_least(fd.as_fd(), min)?)), None),
     })
 }
+
+mod replace;
 
 #[cfg(test)]
 mod tests;

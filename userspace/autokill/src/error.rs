@@ -65,6 +65,23 @@ pub enum Error {
         /// The error of `chdir()`.
         source: io::Error,
     },
+    /// The command [requires](crate::Command::require) a stronger [`Guarantee`](crate::Guarantee)
+    /// than this system gives: `CLONE_PIDFD_AUTOKILL` is missing or refused (`reason`:
+    /// [`Error::Unsupported`] for a kernel before 7.1, [`Error::Seccomp`] for a seccomp filter
+    /// that refuses `clone3()`, [`Error::PermissionDenied`] for
+    /// [`no_new_privs(false)`](crate::Command::no_new_privs) without `CAP_SYS_ADMIN`), and the
+    /// fallback gives only `available`. No child was created.
+    GuaranteeUnavailable {
+        /// What [`Command::require`](crate::Command::require) asked for.
+        required: crate::Guarantee,
+        /// The best this spawn could have had: the fallback's level
+        /// ([`ParentThreadSignal`](crate::Guarantee::ParentThreadSignal), or
+        /// [`DropOnly`](crate::Guarantee::DropOnly) without `no_new_privs`).
+        available: crate::Guarantee,
+        /// Why the kernel's guarantee was not available (also the
+        /// [`source`](std::error::Error::source)).
+        reason: Box<Error>,
+    },
     /// Any other error: preparing the arguments (a NUL byte in a string), creating pipes,
     /// `clone3()` failing for lack of resources, setting up the child's standard I/O, its
     /// user, groups or process group, or a [`pre_exec`](crate::Command::pre_exec) closure
@@ -101,6 +118,14 @@ impl fmt::Display for Error {
                 write!(f, "cannot change the child's working directory to {dir:?}")
             }
             Error::Io(_) => f.write_str("cannot spawn the child process"),
+            Error::GuaranteeUnavailable {
+                required,
+                available,
+                ..
+            } => write!(
+                f,
+                "the command requires the guarantee {required:?}, but only {available:?} is                  available here ({available})"
+            ),
         }
     }
 }
@@ -109,6 +134,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Unsupported | Error::Seccomp | Error::PermissionDenied => None,
+            Error::GuaranteeUnavailable { reason, .. } => Some(&**reason),
             Error::Namespace { source }
             | Error::Cgroup { source }
             | Error::Exec { source, .. }
@@ -138,7 +164,9 @@ impl From<Error> for io::Error {
             | Error::Cgroup { source }
             | Error::Exec { source, .. }
             | Error::CurrentDir { source, .. } => return source,
-            Error::Unsupported | Error::Seccomp => io::ErrorKind::Unsupported,
+            Error::Unsupported | Error::Seccomp | Error::GuaranteeUnavailable { .. } => {
+                io::ErrorKind::Unsupported
+            }
             Error::PermissionDenied => io::ErrorKind::PermissionDenied,
         };
         io::Error::new(kind, error)

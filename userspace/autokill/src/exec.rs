@@ -189,7 +189,35 @@ pub(crate) struct ExecPlan {
     pub(crate) rlimits: Vec<(c_uint, [u64; 2])>,
     /// The sources of `fds` (one `/dev/null` may serve several targets).
     pub(crate) owned: Vec<OwnedFd>,
+    /// The fallback's `prctl(PR_SET_NO_NEW_PRIVS)` (where `CLONE_NNP` is not used).
+    pub(crate) set_no_new_privs: bool,
+    /// The fallback's `PR_SET_PDEATHSIG(SIGKILL)` and the check that the parent still lives.
+    pub(crate) parent_death: Option<ParentDeath>,
+    /// The fallback on the legacy `clone()` (no `CLONE_INTO_CGROUP`): a cgroup2 directory
+    /// (above every target of `fds`) whose `cgroup.procs` the child writes itself into, first.
+    pub(crate) cgroup_procs: Option<RawFd>,
 }
+
+/// What the fallback's child checks after `prctl(PR_SET_PDEATHSIG, SIGKILL)`, to close the
+/// window between `clone()` and the `prctl()` in which the parent may have died already (the
+/// kernel sends the signal only to children that had set it when their parent thread exited).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ParentDeath {
+    /// What `getppid()` must return: this process's pid, taken before `clone()`; `None` for
+    /// the init of a new pid namespace, whose `getppid()` is 0 whatever becomes of its parent.
+    pub(crate) ppid: Option<libc::pid_t>,
+    /// A pidfd of the thread that creates the child (the spawner thread), numbered above every
+    /// target of `fds` and owned by [`ExecPlan::owned`]: readable once that thread exited.
+    pub(crate) pidfd: RawFd,
+}
+
+// SAFETY: The raw pointers in an `ExecPlan` (those of `argv`, of an own environment and of
+// `Envp::Inherit`) point into C strings and arrays that the plan owns on the heap (they move
+// with it and are freed only when it is dropped, by whichever thread) or into the C library's
+// process-wide `environ`, which no thread owns; nothing in the plan is tied to the thread that
+// made it (descriptors are the process's, the report is an atomic). So a plan may be moved to
+// the crate's spawner thread, which uses it as the thread that made it would.
+unsafe impl Send for ExecPlan {}
 
 impl ExecPlan {
     /// A plan that executes `candidates` in turn with `argv` and `envp`, with nothing else to
@@ -211,6 +239,9 @@ impl ExecPlan {
             umask: None,
             rlimits: Vec::new(),
             owned: Vec::new(),
+            set_no_new_privs: false,
+            parent_death: None,
+            cgroup_procs: None,
         }
     }
 
@@ -271,6 +302,12 @@ pub(crate) const STEP_SETSID: u32 = 8;
 pub(crate) const STEP_RLIMIT: u32 = 9;
 /// `close_range()` of [`Command::close_other_fds`](crate::Command::close_other_fds) failed.
 pub(crate) const STEP_CLOSE_FDS: u32 = 10;
+/// The fallback's `prctl(PR_SET_PDEATHSIG)` or `prctl(PR_SET_NO_NEW_PRIVS)` failed.
+pub(crate) const STEP_PRCTL: u32 = 11;
+/// The fallback's child found its parent gone after `prctl(PR_SET_PDEATHSIG)` (`ESRCH`).
+pub(crate) const STEP_PARENT_GONE: u32 = 12;
+/// Writing `cgroup.procs` (the fallback on the legacy `clone()`) failed.
+pub(crate) const STEP_CGROUP: u32 = 13;
 /// Where the step goes in the report.
 const STEP_SHIFT: u32 = 24;
 
@@ -454,6 +491,61 @@ pub(crate) unsafe fn clone_child(
     Ok((ret as libc::pid_t, pidfd))
 }
 
+/// Creates a child with the legacy `clone()` system call (fork-like: no `CLONE_VM`, no new
+/// stack) with `request.flags | CLONE_PIDFD` and `request.exit_signal`, for the fallback where
+/// `clone3()` is refused (`ENOSYS`: a seccomp filter such as Docker's default profile, or a
+/// kernel before 5.3), and runs `child` in it. Returns the child's pid and its pidfd.
+///
+/// `clone()` takes only the low 32 bits of the flags: no `CLONE_CLEAR_SIGHAND` (so the child
+/// first resets the handlers it inherited, [`raw::reset_caught_signals`]) and no
+/// `CLONE_INTO_CGROUP` (`request.cgroup` must be `None`; the child writes `cgroup.procs`
+/// itself, see [`ExecPlan::cgroup_procs`]).
+///
+/// # Safety
+///
+/// As for [`clone_child`]; `request.flags` must fit in 32 bits.
+pub(crate) unsafe fn clone_child_legacy(
+    request: &CloneRequest,
+    child: impl FnOnce() -> Infallible,
+) -> io::Result<(libc::pid_t, OwnedFd)> {
+    debug_assert!(request.cgroup.is_none() && request.flags >> 32 == 0);
+    let mut pidfd: c_int = -1;
+    // The exit signal is the low byte of the flags (`CSIGNAL`).
+    let flags = (request.flags | sys::CLONE_PIDFD) as libc::c_ulong
+        | (request.exit_signal as libc::c_ulong & 0xff);
+    let pidfd_ptr = ptr::addr_of_mut!(pidfd);
+    let blocked = SignalsBlocked::new()?;
+    // With `CLONE_PIDFD` the kernel stores the pidfd through the `parent_tid` argument, the
+    // third on every architecture but s390's (`CLONE_BACKWARDS2`: stack first, then flags).
+    // SAFETY: No `CLONE_VM` and no stack: the child runs on its own copy of this stack and
+    // memory, like after `fork()`; `pidfd` is valid for the kernel to write; the caller
+    // guarantees that `child` is async-signal-safe.
+    #[cfg(not(target_arch = "s390x"))]
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, pidfd_ptr, 0usize, 0usize) };
+    // SAFETY: As above, with s390's order of the first two arguments.
+    #[cfg(target_arch = "s390x")]
+    let ret = unsafe { libc::syscall(libc::SYS_clone, 0usize, flags, pidfd_ptr, 0usize, 0usize) };
+    if ret == 0 {
+        exit_on_unwind(
+            || {
+                raw::reset_caught_signals();
+                child()
+            },
+            || {},
+        );
+    }
+    let error = io::Error::last_os_error();
+    drop(blocked);
+    if ret < 0 {
+        return Err(error);
+    }
+    // SAFETY: `clone()` succeeded with `CLONE_PIDFD`, so `pidfd` is a new descriptor that
+    // nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // The kernel returns a pid in a `long`.
+    Ok((ret as libc::pid_t, pidfd))
+}
+
 /// Runs `f` in the child; if it unwinds, runs `report` and ends the child with `_exit(127)`.
 /// Never returns: `f` cannot ([`Infallible`] has no values), and an unwind out of it stops here.
 ///
@@ -549,7 +641,13 @@ fn set_credentials(credentials: &Credentials) -> Result<(), raw::Errno> {
 /// Signal handlers need no reset here: `CLONE_CLEAR_SIGHAND` has reset every caught signal to
 /// `SIG_DFL` in the kernel. Only raw system calls ([`crate::raw`]) on `plan`: no allocation, no
 /// lock, no thread-local variable, nothing that can panic.
-fn setup(plan: &ExecPlan) -> Result<(), Failure> {
+pub(crate) fn setup(plan: &ExecPlan) -> Result<(), Failure> {
+    if let Some(dir) = plan.cgroup_procs {
+        raw::write_file_at(dir, c"cgroup.procs", b"0\n").map_err(|errno| (STEP_CGROUP, errno))?;
+    }
+    if plan.set_no_new_privs {
+        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|errno| (STEP_PRCTL, errno))?;
+    }
     if let Some(maps) = &plan.id_maps {
         write_id_maps(maps).map_err(|errno| (STEP_ID_MAPS, errno))?;
     }
@@ -592,9 +690,25 @@ fn setup(plan: &ExecPlan) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The fallback's last step before `execve()`: `prctl(PR_SET_PDEATHSIG, SIGKILL)`, after every
+/// change of credentials (`commit_creds()` clears it), then the check that the parent did not
+/// die before it (see [`ParentDeath`]). Only raw system calls.
+fn arm_parent_death(death: &ParentDeath) -> Result<(), Failure> {
+    raw::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as usize)
+        .map_err(|errno| (STEP_PRCTL, errno))?;
+    // After the `prctl()`: a parent that dies from now on sends the signal; one that died
+    // before has made this child an orphan, whose `getppid()` is another process (the child
+    // subreaper or init), or is seen in the pidfd of the spawner thread, which polls readable
+    // once it exited (for the init of a pid namespace, whose `getppid()` is always 0).
+    if death.ppid.is_some_and(|ppid| raw::getppid() != ppid) || raw::pidfd_exited(death.pidfd) {
+        return Err((STEP_PARENT_GONE, libc::ESRCH));
+    }
+    Ok(())
+}
+
 /// Executes the program, trying the candidate paths in turn; returns the failure if none
 /// works. Only raw system calls.
-fn exec_program(plan: &ExecPlan) -> Failure {
+pub(crate) fn exec_program(plan: &ExecPlan) -> Failure {
     let (argv, envp) = (plan.argv.as_ptr(), plan.envp.as_ptr());
     // Like `execvp()`: go on with the next candidate if this one does not exist or cannot be
     // searched; report `EACCES` if some candidate had it and none worked, else the last error.
@@ -644,6 +758,12 @@ pub(crate) fn exec_child(plan: &ExecPlan, pre_exec: &mut [PreExec]) -> ! {
                     fail(plan, (STEP_PRE_EXEC, errno));
                 }
             }
+            // After the closures, which may change the credentials too.
+            if let Some(death) = &plan.parent_death {
+                if let Err(failure) = arm_parent_death(death) {
+                    fail(plan, failure);
+                }
+            }
             fail(plan, exec_program(plan))
         },
         || report(plan, STEP_PANIC, 0),
@@ -669,6 +789,11 @@ pub(crate) unsafe extern "C" fn vfork_child(plan: *const std::ffi::c_void) -> ! 
         fail(plan, failure);
     }
     raw::unblock_all_signals();
+    if let Some(death) = &plan.parent_death {
+        if let Err(failure) = arm_parent_death(death) {
+            fail(plan, failure);
+        }
+    }
     fail(plan, exec_program(plan))
 }
 

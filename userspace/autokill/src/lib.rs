@@ -9,7 +9,8 @@
 //! exits or dies in any way, `SIGKILL` and `panic = "abort"` included. No cooperation from the
 //! child, no helper process, no `PR_SET_PDEATHSIG` (which follows the parent thread, not the
 //! process, and does not cover the handle being dropped).
-//! [`Command::kill_tree`] extends that to every process the child starts.
+//! [`Command::kill_tree`] extends that to every process the child starts. On kernels without
+//! it, children get a documented fallback ([`Guarantee`], [`Child::guarantee`]).
 //!
 //! ```no_run
 //! use std::io::Read;
@@ -37,17 +38,58 @@
 //!
 //! # What the kernel requires
 //!
-//! - Linux 7.1 or later; older kernels make [`Command::spawn`] fail with
-//!   [`Error::Unsupported`] (or [`Error::Seccomp`] where a seccomp filter refuses `clone3()`),
-//!   and [`supported`] tells in advance.
+//! - Linux 7.1 or later for the kernel's guarantee ([`Guarantee::Kernel`]). Where
+//!   `CLONE_PIDFD_AUTOKILL` is missing (`EINVAL` before 7.1) or refused (a seccomp filter that
+//!   answers `clone3()` with `ENOSYS`, as Docker's default profile does; `no_new_privs(false)`
+//!   without `CAP_SYS_ADMIN`: `EPERM`), [`Command::spawn`] falls back to the best the system
+//!   has (see [below](#the-fallback)), and [`Child::guarantee`] tells which one a child got.
+//!   [`Command::require`] makes the spawn fail instead ([`Error::GuaranteeUnavailable`], with
+//!   [`Error::Unsupported`], [`Error::Seccomp`] or [`Error::PermissionDenied`] as the reason);
+//!   [`supported`] tells in advance which piece is missing.
 //! - `CLONE_AUTOREAP` goes with an exit signal of 0: the child is reaped by the kernel, never
 //!   becomes a zombie and cannot be waited for with `waitpid()`. [`Child::wait`] polls the pidfd
 //!   until the child is reaped and reads the exit status with `ioctl(PIDFD_GET_INFO)`.
 //! - The child gets `no_new_privs` (`CLONE_NNP`) by default, which lets any caller arm
-//!   autokill. Without it ([`Command::no_new_privs(false)`](Command::no_new_privs)) the caller
-//!   needs `CAP_SYS_ADMIN`, else [`Error::PermissionDenied`].
+//!   autokill. Without it ([`Command::no_new_privs(false)`](Command::no_new_privs)) the kernel
+//!   guarantee needs `CAP_SYS_ADMIN`; otherwise the child gets the fallback at
+//!   [`Guarantee::DropOnly`].
 //! - [`Command::kill_tree`] needs `CONFIG_PID_NS`, and for callers without `CAP_SYS_ADMIN`
 //!   `CONFIG_USER_NS` with unprivileged user namespaces allowed, else [`Error::Namespace`].
+//!
+//! # The fallback
+//!
+//! Without `CLONE_PIDFD_AUTOKILL` (or with [`Command::kernel_autokill(false)`](Command::kernel_autokill))
+//! the child is created by one long-lived thread of the crate, the spawner thread (the caller
+//! blocks until the child executed the program or failed), with exit signal 0 and without
+//! `CLONE_AUTOREAP`. Just before `execve()`, after any change of credentials (which would
+//! clear it), the child sets `no_new_privs` (`prctl()`, unless `no_new_privs(false)`) and
+//! `PR_SET_PDEATHSIG(SIGKILL)`, then checks that its parent did not die in between (its
+//! `getppid()` against the pid taken before the clone; for the init of a
+//! [`kill_tree`](Command::kill_tree) pid namespace, whose `getppid()` is 0, a pidfd of the
+//! spawner thread polled for `POLLIN`) and exits at once if it did. `PR_SET_PDEATHSIG` follows
+//! the thread that created the child, hence the spawner thread, which lives as long as the
+//! process: the child dies with the process, not with the thread that called `spawn()`.
+//! Where a seccomp filter refuses `clone3()`, the legacy `clone()` with `CLONE_PIDFD` creates the
+//! child (fork-like; it resets the inherited signal handlers itself, as `clone()` has no
+//! `CLONE_CLEAR_SIGHAND`, and moves itself into the [`cgroup`](Command::cgroup) by writing
+//! `cgroup.procs`, as it has no `CLONE_INTO_CGROUP`): a filter that allows `fork()` has to allow
+//! `clone()`, and `CLONE_PIDFD` gives the pidfd without the pid-reuse race of `pidfd_open()`.
+//! [`Child::wait`] reaps the child with `waitid(P_PIDFD, ..., WEXITED | __WALL)`; dropping the
+//! [`Child`] writes `1` to `cgroup.kill` of its [`cgroup`](Command::cgroup) (which kills the
+//! whole cgroup, so give it one of its own), sends `SIGKILL` through the pidfd and hands the
+//! pidfd to the spawner thread, which reaps the child once it has exited: no zombie, no
+//! `SIGCHLD` handler, nothing blocks in `Drop`. With `kill_tree`, the child is the init of a
+//! new pid namespace with `PR_SET_PDEATHSIG`, and its death takes the namespace with it (what
+//! `bwrap --die-with-parent --unshare-pid` does).
+//!
+//! | Event | [`Kernel`](Guarantee::Kernel) | [`ParentThreadSignal`](Guarantee::ParentThreadSignal) | [`DropOnly`](Guarantee::DropOnly) |
+//! |---|---|---|---|
+//! | `Child` dropped | killed | killed (`SIGKILL`, `cgroup.kill`), reaped | killed, reaped |
+//! | parent `SIGKILL`ed | killed | killed (`PR_SET_PDEATHSIG`) | killed unless a set-user-ID exec cleared `PR_SET_PDEATHSIG`: not promised |
+//! | parent aborts | killed | killed | as for `SIGKILL` |
+//! | the spawning thread exits | survives | survives (tied to the spawner thread) | survives |
+//! | set-user-ID exec | killed on drop and parent death | `no_new_privs`: the bit is ignored, `PR_SET_PDEATHSIG` kept | the kernel clears `PR_SET_PDEATHSIG`: killed on drop only |
+//! | grandchildren | killed with `kill_tree`, else survive | the same | the same |
 //!
 //! # The child between `clone3()` and `execve()`
 //!
@@ -142,9 +184,19 @@ mod error;
 #[cfg(target_os = "linux")]
 mod exec;
 #[cfg(target_os = "linux")]
+mod fallback;
+#[cfg(target_os = "linux")]
+mod from_std;
+#[cfg(target_os = "linux")]
+mod guarantee;
+#[cfg(target_os = "linux")]
+mod probe;
+#[cfg(target_os = "linux")]
 mod raw;
 #[cfg(target_os = "linux")]
 pub mod sys;
+#[cfg(target_os = "linux")]
+mod terminate;
 #[cfg(all(target_os = "linux", feature = "tokio"))]
 pub mod tokio;
 #[cfg(all(
@@ -159,63 +211,55 @@ pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, Stdio};
 #[cfg(target_os = "linux")]
 pub use error::Error;
+#[cfg(target_os = "linux")]
+pub use guarantee::{Guarantee, Support};
 
-/// Whether this kernel supports spawning children with an autokill pidfd.
+/// What this system offers: whether the kernel guarantee (`CLONE_PIDFD_AUTOKILL`) works, and
+/// if not which piece is missing (the kernel, or a seccomp filter refusing `clone3()`),
+/// whether [`Command::kill_tree`] can create its namespaces, whether the caller has
+/// `CAP_SYS_ADMIN` (for [`no_new_privs(false)`](Command::no_new_privs) at the kernel level),
+/// and the best [`Guarantee`] a default [`Command::spawn`] gets.
 ///
 /// There is no way to ask the kernel about clone flags without creating a process (a kernel
 /// without them answers `EINVAL` exactly like one that rejects the combination), so this probes
-/// honestly: it creates a child with `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL |
-/// CLONE_NNP)` that does nothing but exit with status 0, and closes the pidfd. `CLONE_NNP` makes the
-/// probe work without privileges.
-///
-/// The answer is cached once known: `true` after a successful probe, `false` after
-/// [`Error::Unsupported`] or [`Error::Seccomp`]. Other failures (such as `EAGAIN` at the process
-/// limit) return `false` without caching, so a later call probes again.
+/// honestly, once: a child of `clone3(CLONE_PIDFD | CLONE_AUTOREAP | CLONE_PIDFD_AUTOKILL |
+/// CLONE_NNP)` that only exits (`CLONE_NNP` makes the probe work without privileges), and one
+/// with the namespaces of `kill_tree`. The answers are cached once definite; a failure for
+/// another reason (such as `EAGAIN` at the process limit) is not cached, and a seccomp filter
+/// installed after the probe makes the next call probe again. The capability is asked each
+/// time (`capget()`, cheap).
 ///
 /// # Examples
 ///
 /// ```
-/// if !autokill::supported() {
-///     eprintln!("this kernel cannot tie children to their parent; needs Linux 7.1+");
+/// let support = autokill::supported();
+/// if !support.autokill() {
+///     eprintln!("children get the fallback:\n{support}");
 /// }
 /// ```
 #[cfg(target_os = "linux")]
 #[must_use]
-pub fn supported() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    const UNKNOWN: u8 = 0;
-    const YES: u8 = 1;
-    const NO: u8 = 2;
-    static ANSWER: AtomicU8 = AtomicU8::new(UNKNOWN);
-
-    match ANSWER.load(Ordering::Relaxed) {
-        YES => return true,
-        NO => return false,
-        _ => {}
-    }
-    let request = exec::CloneRequest {
-        flags: sys::AUTOKILL_NNP,
-        exit_signal: 0,
-        cgroup: None,
+pub fn supported() -> Support {
+    let filter = sys::seccomp_mode().ok() == Some(libc::SECCOMP_MODE_FILTER as libc::c_int);
+    let (kernel, seccomp_refuses_clone3) = match probe::kernel() {
+        probe::YES => (Some(true), false),
+        probe::NO => (Some(false), false),
+        // `clone3()` refused: by a filter (the kernel could not be asked), or missing.
+        probe::REFUSED if filter => (None, true),
+        probe::REFUSED => (Some(false), false),
+        _ => (None, false),
     };
-    // The vfork path where there is one: no copy of this process, however large it is.
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    // SAFETY: The child only makes the raw `exit_group()` system call.
-    let probe = unsafe { vfork::clone_vfork(&request, vfork::exit_at_once, std::ptr::null()) };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    // SAFETY: The child only calls `_exit()`, which is async-signal-safe.
-    let probe = unsafe { exec::clone_child(&request, || libc::_exit(0)) };
-    match probe.map_err(|error| command::clone_error(error, true, false, false)) {
-        Ok(_) => {
-            ANSWER.store(YES, Ordering::Relaxed);
-            true
-        }
-        Err(Error::Unsupported | Error::Seccomp) => {
-            ANSWER.store(NO, Ordering::Relaxed);
-            false
-        }
-        Err(_) => false,
+    let cap_sys_admin = sys::has_capability(sys::CAP_SYS_ADMIN).unwrap_or(false);
+    Support {
+        best: if kernel == Some(true) {
+            Guarantee::Kernel
+        } else {
+            Guarantee::ParentThreadSignal
+        },
+        kernel,
+        seccomp_refuses_clone3,
+        kill_tree: probe::kill_tree(cap_sys_admin),
+        cap_sys_admin,
     }
 }
 
@@ -225,7 +269,7 @@ pub(crate) mod tests {
     /// the test runner counts as a skip and returns `true` (the test then returns early).
     /// With `AUTOKILL_REQUIRE_SUPPORT=1` in the environment, lack of support fails instead.
     pub(crate) fn skip_without_autokill() -> bool {
-        if crate::supported() {
+        if crate::supported().autokill() {
             return false;
         }
         assert!(
@@ -358,12 +402,39 @@ pub(crate) mod tests {
             if crate::sys::seccomp_mode().ok() != Some(2) {
                 return 21;
             }
-            match crate::Command::new("true").spawn() {
-                Err(crate::Error::Seccomp) => {}
+            // The kernel's guarantee is refused, and says why.
+            match crate::Command::new("true")
+                .require(crate::Guarantee::Kernel)
+                .spawn()
+            {
+                Err(crate::Error::GuaranteeUnavailable { reason, .. })
+                    if matches!(*reason, crate::Error::Seccomp) => {}
                 _ => return 22,
             }
-            if crate::supported() {
+            let support = crate::supported();
+            if support.autokill() || !support.seccomp_refuses_clone3 || support.kernel.is_some() {
                 return 23;
+            }
+            // The fallback works: the legacy clone(), PR_SET_PDEATHSIG, reaped by waitid().
+            let Ok(mut child) = crate::Command::new("sh").args(["-c", "exit 3"]).spawn() else {
+                return 24;
+            };
+            if child.guarantee() != crate::Guarantee::ParentThreadSignal {
+                return 25;
+            }
+            match child.wait() {
+                Ok(status) if status.code() == Some(3) => {}
+                _ => return 26,
+            }
+            // kill_tree too.
+            let tree = crate::Command::new("sh")
+                .args(["-c", "exit 4"])
+                .kill_tree(true)
+                .spawn();
+            match tree.map(|mut child| (child.guarantee(), child.wait().ok())) {
+                Ok((crate::Guarantee::ParentThreadSignal, Some(status)))
+                    if status.code() == Some(4) => {}
+                _ => return 27,
             }
             0
         });
@@ -375,7 +446,8 @@ pub(crate) mod tests {
         }
         assert_eq!(
             code, 0,
-            "21 = no filter mode, 22 = spawn did not say Seccomp, 23 = supported() under the filter"
+            "21 = no filter mode, 22 = require(Kernel) did not say Seccomp, 23 = supported() \
+             under the filter, 24-26 = the fallback spawn, 27 = kill_tree on the fallback"
         );
     }
 

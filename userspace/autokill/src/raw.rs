@@ -244,8 +244,14 @@ pub(crate) fn write(fd: c_int, data: &[u8]) -> Result<usize, Errno> {
 /// Writes `data` to the existing file `path` with a single `write()` (as the id map files of a
 /// user namespace require), then closes it.
 pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    write_file_at(libc::AT_FDCWD, path, data)
+}
+
+/// [`write_file`] with `path` relative to the directory `dir` (`openat()`): e.g. a cgroup's
+/// `cgroup.procs` or `cgroup.kill`.
+pub(crate) fn write_file_at(dir: c_int, path: &CStr, data: &[u8]) -> Result<(), Errno> {
     let flags = (libc::O_WRONLY | libc::O_CLOEXEC) as usize;
-    let at = libc::AT_FDCWD as usize;
+    let at = dir as usize;
     // SAFETY: `path` is a NUL-terminated string the kernel only reads; no mode is needed
     // without `O_CREAT`.
     let fd = unsafe {
@@ -262,6 +268,103 @@ pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     // SAFETY: Closes the descriptor opened above, which nothing else uses.
     let _ = unsafe { syscall(libc::SYS_close as c_long, [fd as usize, 0, 0, 0, 0, 0]) };
     result
+}
+
+/// `prctl(option, arg2, 0, 0, 0)`.
+pub(crate) fn prctl(option: c_int, arg2: usize) -> Result<(), Errno> {
+    // SAFETY: Integer arguments only (the options used here take no pointers).
+    unsafe {
+        syscall(
+            libc::SYS_prctl as c_long,
+            [option as usize, arg2, 0, 0, 0, 0],
+        )
+    }?;
+    Ok(())
+}
+
+/// `getppid()` (which cannot fail): the pid of the parent process in the caller's pid
+/// namespace, 0 for a parent outside it (the init of a new pid namespace).
+pub(crate) fn getppid() -> libc::pid_t {
+    // SAFETY: No arguments.
+    let ret = unsafe { syscall(libc::SYS_getppid as c_long, [0; 6]) };
+    // A pid fits in a `pid_t`.
+    ret.map_or(-1, |pid| pid as libc::pid_t)
+}
+
+/// Whether the process or thread the pidfd `fd` refers to has exited: `ppoll()` for `POLLIN`
+/// with a zero timeout. An error (a bad descriptor) counts as exited.
+pub(crate) fn pidfd_exited(fd: c_int) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let fds = &mut pollfd as *mut libc::pollfd as usize;
+    let timeout = &zero as *const libc::timespec as usize;
+    // SAFETY: One live `pollfd` the kernel reads and writes, a live `timespec` it reads, no
+    // signal mask.
+    let ret = unsafe {
+        syscall(
+            libc::SYS_ppoll as c_long,
+            [fds, 1, timeout, 0, KERNEL_SIGSET_BYTES, 0],
+        )
+    };
+    match ret {
+        Ok(0) => false,
+        Ok(_) => pollfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLNVAL) != 0,
+        Err(_) => true,
+    }
+}
+
+/// The size of the kernel's signal set for `ppoll()`'s mask argument (unused here: no mask).
+const KERNEL_SIGSET_BYTES: usize = 8;
+
+/// Resets every signal that has a handler to its default action, leaving ignored ones ignored:
+/// what `CLONE_CLEAR_SIGHAND` does in the kernel, for a child of the legacy `clone()`, which
+/// lacks that flag (a handler of the parent would otherwise run in the child). One
+/// `rt_sigaction()` query per signal, as glibc's `posix_spawn()` does.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn reset_caught_signals() {
+    for signal in 1..=64usize {
+        let mut old = KernelSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        let old_ptr = &mut old as *mut KernelSigaction as usize;
+        // SAFETY: Asks for the action into a live `struct sigaction` of the kernel's layout,
+        // which it only writes; sets nothing.
+        let asked = unsafe {
+            syscall(
+                libc::SYS_rt_sigaction as c_long,
+                [signal, 0, old_ptr, KERNEL_SIGSET_SIZE, 0, 0],
+            )
+        };
+        // 0 is SIG_DFL, 1 is SIG_IGN.
+        if asked.is_ok() && old.handler > 1 {
+            default_action(signal as c_int);
+        }
+    }
+}
+
+/// Resets every signal that has a handler to its default action, leaving ignored ones ignored
+/// (see the x86_64 version), with the C library's async-signal-safe `sigaction()`.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) fn reset_caught_signals() {
+    for signal in 1..=64 {
+        // SAFETY: All-zero is a valid `struct sigaction`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: Asks for the action into a live `struct sigaction`; sets nothing.
+        let asked = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) } == 0;
+        if asked && old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+            default_action(signal);
+        }
+    }
 }
 
 /// `execve(path, argv, envp)`; returns only on failure, with the `errno`.

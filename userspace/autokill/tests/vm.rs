@@ -16,7 +16,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio as StdStdio;
 use std::time::Duration;
 
-use autokill::{sys, Command, Error, Stdio};
+use autokill::{sys, Command, Error, Guarantee, Stdio};
 
 /// How long a killed process may take to disappear (the VM may run under TCG emulation).
 const DEATH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,7 +37,7 @@ fn skip_without_autokill() -> bool {
             unsafe { libc::signal(signal, libc::SIG_DFL) };
         }
     });
-    if autokill::supported() {
+    if autokill::supported().autokill() {
         return false;
     }
     assert!(
@@ -711,12 +711,19 @@ fn no_new_privs_by_default() {
 fn without_nnp_needs_cap_sys_admin() {
     require_autokill!();
     if !have_cap_sys_admin() {
-        let result = Command::new("true").no_new_privs(false).spawn();
+        let result = Command::new("true")
+            .no_new_privs(false)
+            .require(Guarantee::Kernel)
+            .spawn();
         assert!(
-            matches!(result, Err(Error::PermissionDenied)),
+            matches!(&result, Err(Error::GuaranteeUnavailable { reason, .. })
+                if matches!(**reason, Error::PermissionDenied)),
             "{:?}",
             result.err()
         );
+        // Best effort: the fallback, which cannot promise anything at parent death.
+        let child = Command::new("true").no_new_privs(false).spawn().unwrap();
+        assert_eq!(child.guarantee(), Guarantee::DropOnly);
         return;
     }
     // Privileged: allowed, and the child really lacks no_new_privs.
@@ -734,9 +741,18 @@ fn without_nnp_needs_cap_sys_admin() {
         if !dropped {
             return 10;
         }
-        match Command::new("true").no_new_privs(false).spawn() {
-            Err(Error::PermissionDenied) => {}
+        match Command::new("true")
+            .no_new_privs(false)
+            .require(Guarantee::Kernel)
+            .spawn()
+        {
+            Err(Error::GuaranteeUnavailable { reason, .. })
+                if matches!(*reason, Error::PermissionDenied) => {}
             _ => return 11,
+        }
+        match Command::new("true").no_new_privs(false).spawn() {
+            Ok(child) if child.guarantee() == Guarantee::DropOnly => {}
+            _ => return 13,
         }
         match Command::new("true").spawn().map(|mut child| child.wait()) {
             Ok(Ok(status)) if status.success() => 0,
@@ -959,15 +975,10 @@ fn autokill_run_usage() {
 }
 
 #[test]
-fn autokill_run_without_kernel_support_says_so() {
-    if autokill::supported() {
-        let status = autokill_run(["true"]).status().unwrap();
-        assert!(status.success());
-        return;
-    }
-    let out = autokill_run(["true"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs Linux 7.1+"));
+fn autokill_run_without_kernel_support_uses_the_fallback() {
+    // With CLONE_PIDFD_AUTOKILL or without it (PR_SET_PDEATHSIG from the spawner thread).
+    let status = autokill_run(["sh", "-c", "exit 3"]).status().unwrap();
+    assert_eq!(status.code(), Some(3));
 }
 
 #[test]
@@ -1255,4 +1266,40 @@ fn autokill_run_tree() {
     assert_eq!(line, "ready\n");
     running.signal(libc::SIGTERM);
     assert_eq!(running.wait().code(), Some(42));
+}
+
+#[test]
+fn kernel_children_report_the_kernel_guarantee_and_the_fallback_its_own() {
+    require_autokill!();
+    let child = Command::new("sleep").arg("1000").spawn().unwrap();
+    assert_eq!(child.guarantee(), Guarantee::Kernel);
+    assert!(autokill::supported().autokill());
+    // The fallback on the same kernel: PR_SET_PDEATHSIG from the spawner thread.
+    let mut fallback = Command::new("sh")
+        .args(["-c", "exit 6"])
+        .kernel_autokill(false)
+        .spawn()
+        .unwrap();
+    assert_eq!(fallback.guarantee(), Guarantee::ParentThreadSignal);
+    assert_eq!(fallback.wait().unwrap().code(), Some(6));
+    let fallback = Command::new("sleep")
+        .arg("1000")
+        .kernel_autokill(false)
+        .spawn()
+        .unwrap();
+    let watcher = watch(fallback.id());
+    drop(fallback);
+    // Killed and reaped by the spawner thread: POLLHUP.
+    assert!(
+        sys::pidfd_wait_reaped(watcher.as_fd(), Some(std::time::Duration::from_secs(30))).unwrap()
+    );
+    // kernel_autokill(false) with require(Kernel) is refused.
+    assert!(matches!(
+        Command::new("true")
+            .kernel_autokill(false)
+            .require(Guarantee::Kernel)
+            .spawn(),
+        Err(Error::GuaranteeUnavailable { .. })
+    ));
+    drop(child);
 }

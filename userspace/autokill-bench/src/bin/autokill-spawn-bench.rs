@@ -160,7 +160,7 @@ fn spawner(lib: &str, armed: bool) -> Spawn {
 
 /// Runs one case in this process and prints its JSON line.
 fn run_case(lib: &str, mib: usize, iterations: usize) {
-    let armed = autokill::supported();
+    let armed = autokill::supported().autokill();
     if lib.starts_with("autokill") && !armed {
         // The kernel reaps the unarmed children (see `Command::spawn_unarmed`).
         // SAFETY: Sets the disposition of SIGCHLD; no handler of ours is involved.

@@ -17,7 +17,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
 use std::ptr;
 
-use autokill::{Child, Command, Error};
+use autokill::{Child, Command, Error, Guarantee};
 
 /// The program's name in messages.
 const NAME: &str = "autokill-run";
@@ -37,7 +37,9 @@ Usage: autokill-run [--no-nnp] [--tree] [--] PROGRAM [ARGS...]
 
 Run PROGRAM tied to the lifetime of autokill-run: if autokill-run dies for any
 reason (SIGKILL included), the kernel kills PROGRAM (clone3() with
-CLONE_PIDFD_AUTOKILL, Linux 7.1+). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+CLONE_PIDFD_AUTOKILL, Linux 7.1+; on older kernels or where seccomp refuses
+clone3(), PR_SET_PDEATHSIG(SIGKILL) from a thread that lives as long as
+autokill-run). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
 autokill-run by another process are forwarded to PROGRAM; those the terminal
 sends (Ctrl-C, Ctrl-\\, hang-up) reach PROGRAM directly. Exits with PROGRAM's
 exit status, or 128+N if signal N killed it.
@@ -54,7 +56,8 @@ default action, termination, which pid 1 cannot get otherwise), Ctrl-C and
 Ctrl-\\ included. /proc still shows the outer namespace.
 
 Options:
-  --no-nnp    do not set no_new_privs (needs CAP_SYS_ADMIN)
+  --no-nnp    do not set no_new_privs (needs CAP_SYS_ADMIN and Linux 7.1+:
+              the fallback refuses it)
   --tree      kill PROGRAM's whole process tree with it
   -h, --help  show this help
   --version   show the version
@@ -266,10 +269,11 @@ fn supervise(child: &mut Child, signalfd: &OwnedFd, tree: bool) -> io::Result<Ex
             events: libc::POLLIN,
             revents: 0,
         },
-        // No events: POLLHUP once PROGRAM is reaped, when its exit status is there.
+        // POLLIN once PROGRAM has exited; `wait()` then reaps it (the fallback) or waits the
+        // moment until the kernel has reaped it and stored its status (CLONE_AUTOREAP).
         libc::pollfd {
             fd: child.as_fd().as_raw_fd(),
-            events: 0,
+            events: libc::POLLIN,
             revents: 0,
         },
     ];
@@ -331,17 +335,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    // Nothing less than PROGRAM's death with autokill-run, which is the point of running it:
+    // without no_new_privs and CAP_SYS_ADMIN the fallback could only promise a kill on drop
+    // (a setuid program clears PR_SET_PDEATHSIG), so that is refused.
     let spawned = Command::new(&program)
         .args(&args)
         .no_new_privs(nnp)
         .kill_tree(tree)
+        .require(Guarantee::ParentThreadSignal)
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
             let message = message(&error);
             match &error {
-                Error::PermissionDenied => eprintln!("{NAME}: {message} (drop --no-nnp)"),
+                Error::PermissionDenied | Error::GuaranteeUnavailable { .. } => {
+                    eprintln!("{NAME}: {message} (drop --no-nnp)");
+                }
                 _ => eprintln!("{NAME}: {message}"),
             }
             return ExitCode::from(spawn_error_status(&error));

@@ -640,7 +640,8 @@ fn spawn_without_pre_exec_shares_the_memory() {
     let shared = sys::CLONE_VM | sys::CLONE_VFORK;
     let expected = if raw::INLINE { shared } else { 0 };
     // `spawn()` itself: the flags reach clone3() whether or not this kernel has autokill (the
-    // call then fails with EINVAL).
+    // call then fails with EINVAL, and the fallback runs on the spawner thread).
+    crate::probe::forget();
     let _ = Command::new("true").stdout(Stdio::null()).spawn();
     let flags = last_clone_flags();
     assert_eq!(flags & sys::AUTOKILL, sys::AUTOKILL, "{flags:#x}");
@@ -649,10 +650,12 @@ fn spawn_without_pre_exec_shares_the_memory() {
     let mut cmd = Command::new("true");
     // SAFETY: The closure does nothing.
     unsafe { cmd.pre_exec(|| Ok(())) };
+    crate::probe::forget();
     let _ = cmd.stdout(Stdio::null()).spawn();
     assert_eq!(last_clone_flags() & shared, 0, "pre_exec");
     // SAFETY: `getuid()` cannot fail.
     let own = unsafe { libc::getuid() };
+    crate::probe::forget();
     let _ = Command::new("true").uid(own).stdout(Stdio::null()).spawn();
     assert_eq!(last_clone_flags() & shared, 0, "uid");
 
@@ -700,13 +703,20 @@ fn spawn_on_a_kernel_with_autokill() {
 
 #[test]
 fn supported_agrees_with_spawn() {
-    let result = Command::new("true").spawn();
-    if crate::supported() {
-        assert!(result.is_ok(), "{:?}", result.err());
+    let child = Command::new("true").spawn().unwrap();
+    let required = Command::new("true").require(Guarantee::Kernel).spawn();
+    if crate::supported().autokill() {
+        assert_eq!(child.guarantee(), Guarantee::Kernel);
+        assert!(required.is_ok(), "{:?}", required.err());
     } else {
-        match result {
-            Err(Error::Unsupported) => {}
-            other => panic!("expected Unsupported, got {:?}", other.err()),
+        assert_eq!(child.guarantee(), Guarantee::ParentThreadSignal);
+        match required {
+            Err(Error::GuaranteeUnavailable {
+                required: Guarantee::Kernel,
+                available: Guarantee::ParentThreadSignal,
+                reason,
+            }) => assert!(matches!(*reason, Error::Unsupported | Error::Seccomp)),
+            other => panic!("expected GuaranteeUnavailable, got {:?}", other.err()),
         }
     }
 }
