@@ -10,7 +10,7 @@ export AUTOKILL_CACHE := $(CACHE)
 DEFAULT_KVER := $(shell $(HARNESS) kernel)
 export KSRC KVER
 
-.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench bench-spawn patches series-build mutants kcsan matrix min-toolchain clean
+.PHONY: help setup source apply kernel kernel-c kernel-debug vm shell run test check kunit bench bench-spawn patches series-build mutants kcsan matrix min-toolchain man-pages clean
 
 help:
 	@echo "CLONE_PIDFD_AUTOKILL in Rust: build, boot and test a Rust-enabled Linux $(or $(KVER),$(DEFAULT_KVER))"
@@ -38,6 +38,7 @@ help:
 	@echo "  make matrix     every architecture Rust-for-Linux supports: build, KUnit and doctests (kunit.py)"
 	@echo "  make min-toolchain  build and rustdoc with the kernel's minimum rustc and bindgen (a Debian chroot)"
 	@echo "  make mutants    plant each wrong change of tests/mutants/ in the Rust code: all must be caught"
+	@echo "  make man-pages  the clone(2) patch for man-pages (docs/man-pages/), from man-pages 6.03"
 	@echo "  make clean      delete the build directories (keeps toolchain and source)"
 	@echo
 	@echo
@@ -111,6 +112,9 @@ matrix: source
 
 min-toolchain: apply
 	@$(S)/min-toolchain.sh
+
+man-pages:
+	@$(S)/man-pages.sh
 
 clean:
 	rm -rf "$(CACHE)/build" "$(CACHE)/results" "$(CACHE)/work" "$(CACHE)/kver" "$(CACHE)/ksrc"

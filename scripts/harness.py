@@ -56,6 +56,14 @@ MIN_KERNEL = (7, 1)
 # posting (no "v1" in the subjects), 2 gives [RFC PATCH v2 n/m], ...
 SERIES_VERSION = 1
 
+# --- the man pages -------------------------------------------------------------
+
+# The base of docs/man-pages/'s clone(2) patch (`make man-pages`): man2/clone.2
+# of man-pages 6.03 as Debian 12 ships it, in this package and version,
+# fetched with `apt-get download` into the cache by scripts/man-pages.sh.
+MANPAGES_PACKAGE = 'manpages-dev'
+MANPAGES_BASE = '6.03-2'
+
 # --- the cache -------------------------------------------------------------------
 
 CACHE_NAME = 'pidfd-autokill-rust'
@@ -327,6 +335,8 @@ def shell() -> str:
         'KVERS': KERNELS,
         'MIN_KERNEL': '.'.join(map(str, MIN_KERNEL)),
         'SERIES_VERSION': SERIES_VERSION,
+        'MANPAGES_PACKAGE': MANPAGES_PACKAGE,
+        'MANPAGES_BASE': MANPAGES_BASE,
         'CACHE': cache(),
         'VARIANTS': TEST_VARIANTS,
         'KCSAN_VARIANTS': group('kcsan'),

@@ -10,7 +10,7 @@ L=$LLVM_VERSION
 PKGS=(clang-"$L" lld-"$L" llvm-"$L" libclang-"$L"-dev rustc-web rust-web-src
 	rust-web-clippy rustfmt-web flex bison bc libelf-dev libssl-dev cpio
 	qemu-system-x86 udev ccache rsync python3-venv busybox-static kmod
-	iproute2 libcap-dev libc6-dev shellcheck)
+	iproute2 libcap-dev libc6-dev shellcheck mandoc groff-base man-db)
 
 missing=()
 for p in "${PKGS[@]}"; do

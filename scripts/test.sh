@@ -119,9 +119,10 @@ fi
 # Style: rustfmt over the tree's Rust code (the CLIPPY=1 build above
 # already failed on any clippy or compiler warning), the exported patches
 # through checkpatch.pl --strict and git am, the workspace's fmt and
-# clippy, shellcheck and ruff over every script. Then the results parser's
-# own tests, against the kunit_parser of each kernel tree the export
-# fetched (a tree not in the cache is a skipped test, never a pass).
+# clippy, shellcheck and ruff over every script, the man pages' lints.
+# Then the results parser's own tests, against the kunit_parser of each
+# kernel tree the export fetched (a tree not in the cache is a skipped
+# test, never a pass).
 if [ "$mode" = test ]; then
 	hrun style-rustfmtcheck exit kmake "$WORK" "$BUILD/rust" -s rustfmtcheck
 	hrun style-cargo-fmt exit cargo fmt --all --check --manifest-path "$TOP/Cargo.toml"
@@ -130,6 +131,7 @@ if [ "$mode" = test ]; then
 	hrun series-checkpatch-git-am exit "$S/export-patches.sh"
 	hrun style-shellcheck exit "$S/lint.sh" shellcheck
 	hrun style-ruff exit "$S/lint.sh" ruff
+	hrun style-man-pages exit "$TOP/tests/man/check.sh"
 	trees=("$(source_tree)")
 	[ -n "${KSRC:-}" ] || trees=("${KVERS[@]/#/$CACHE/src/linux-}")
 	for t in "${trees[@]}"; do
