@@ -132,6 +132,12 @@ if [ "$mode" = test ]; then
 	hrun style-shellcheck exit "$S/lint.sh" shellcheck
 	hrun style-ruff exit "$S/lint.sh" ruff
 	hrun style-man-pages exit "$TOP/tests/man/check.sh"
+	# The crate as its users get it: documentation without a warning, and
+	# the package cargo would upload, built on its own.
+	RUSTDOCFLAGS=-Dwarnings hrun crate-doc exit cargo doc -q -p autokill --all-features \
+		--no-deps --manifest-path "$TOP/Cargo.toml"
+	hrun crate-publish-dry-run exit cargo publish -q --dry-run -p autokill --allow-dirty \
+		--manifest-path "$TOP/Cargo.toml"
 	trees=("$(source_tree)")
 	[ -n "${KSRC:-}" ] || trees=("${KVERS[@]/#/$CACHE/src/linux-}")
 	for t in "${trees[@]}"; do
