@@ -319,14 +319,15 @@ impl Child {
     }
 }
 
-/// The child's autokill pidfd. Duplicating it keeps the child alive, see [`Child`].
+/// The child's pidfd. With [`Guarantee::Kernel`](crate::Guarantee::Kernel), a duplicate keeps
+/// the child alive, see [`Child`]; a fallback child's pidfd is an ordinary one.
 impl AsFd for Child {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
     }
 }
 
-/// The child's autokill pidfd. Duplicating it keeps the child alive, see [`Child`].
+/// The child's pidfd, as [`AsFd`].
 impl AsRawFd for Child {
     fn as_raw_fd(&self) -> RawFd {
         self.pidfd.as_raw_fd()

@@ -910,6 +910,13 @@ impl Command {
     /// namespace, `EBUSY` or `EOPNOTSUPP` for one that cannot take processes, `ENODEV` for a
     /// removed one).
     ///
+    /// On the fallback (see [`Guarantee::ParentThreadSignal`]) dropping the child writes the
+    /// cgroup's `cgroup.kill`, which kills **every** process in it, other children spawned
+    /// into it included: give each child a cgroup of its own. Where a seccomp filter refuses
+    /// `clone3()` the fallback's legacy `clone()` has no `CLONE_INTO_CGROUP`, and the child
+    /// moves itself into the cgroup (writing `cgroup.procs`) as its first step, before any
+    /// other step of the command.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -1146,10 +1153,15 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] on kernels without `CLONE_PIDFD_AUTOKILL` (before Linux 7.1),
-    /// [`Error::Seccomp`] when a seccomp filter refuses `clone3()`,
+    /// Where `CLONE_PIDFD_AUTOKILL` is missing or refused the child is spawned on the fallback
+    /// (see [`Guarantee`]) unless [`require`](Command::require) asks for more: then
+    /// [`Error::GuaranteeUnavailable`], with the reason ([`Error::Unsupported`] before Linux
+    /// 7.1, [`Error::Seccomp`] when a seccomp filter refuses `clone3()`,
     /// [`Error::PermissionDenied`] for [`no_new_privs(false)`](Command::no_new_privs) without
-    /// `CAP_SYS_ADMIN`, [`Error::Namespace`] when the namespaces of
+    /// `CAP_SYS_ADMIN`). On the fallback, a calling thread whose namespaces, seccomp filter,
+    /// capabilities or `no_new_privs` are not those of the crate's spawner thread gets
+    /// [`Error::Io`] of kind [`Unsupported`](io::ErrorKind::Unsupported). Further:
+    /// [`Error::Namespace`] when the namespaces of
     /// [`kill_tree`](Command::kill_tree) cannot be created, [`Error::Exec`] with the `errno` of
     /// the failed `execve()`, [`Error::CurrentDir`], and [`Error::Io`] for the rest (a NUL byte
     /// in a string, no more descriptors or processes, a failing [`pre_exec`](Command::pre_exec)).
@@ -1274,10 +1286,13 @@ impl Command {
                 crate::probe::record_clone3_refused();
                 self.spawn_fallback(defaults, level, true)
             }
+            // Once more with `clone()`, which says whether the flags or the kernel were wrong.
+            Err(FallbackError::Clone3Einval) => self.spawn_fallback(defaults, level, true),
             result => result,
         }
         .map_err(|error| match error {
             FallbackError::Clone3Refused => Error::Io(io::Error::from_raw_os_error(libc::ENOSYS)),
+            FallbackError::Clone3Einval => Error::Io(io::Error::from_raw_os_error(libc::EINVAL)),
             FallbackError::Spawn(error) => error,
         })
     }
@@ -1295,7 +1310,7 @@ impl Command {
             let errno = error.raw_os_error();
             let mapped = clone_error(error, nnp, namespaces, cgroup);
             if matches!(mapped, Error::Unsupported | Error::Seccomp) {
-                crate::probe::record_kernel_refusal(errno);
+                crate::probe::record_kernel_refusal(errno, namespaces || cgroup);
             }
             mapped
         });
@@ -1356,12 +1371,32 @@ impl Command {
             exit_signal: 0,
             cgroup,
         };
+        // The cgroup directory the child's drop writes `cgroup.kill` of: taken before the
+        // clone, so that nothing can fail between the clone and the child's handle.
+        let kill_cgroup = match &self.cgroup {
+            Some(dir) => Some(dir.try_clone()?),
+            None => None,
+        };
         let mut pre_exec = std::mem::take(&mut self.pre_exec);
         // Everything the spawner thread uses is moved to it (and back): no borrowed data
         // crosses threads. `request.cgroup` is a number of a descriptor that `self` keeps open
         // while this thread waits for the job.
+        let caller = fallback::ThreadState::current();
         let job = move |spawner: &fallback::SpawnerInfo| {
-            let result = (|| {
+            // A panic stops here, so that the `pre_exec` closures always come back: a retry
+            // must not spawn without them (nor may they be dropped on the spawner thread).
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if let Some(what) = fallback::ThreadState::current().differs(&caller) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!(
+                            "the fallback creates children from the crate's spawner thread, \
+                             whose {what} are not the calling thread's: the child would \
+                             not get this thread's state (use a thread whose state is the \
+                             process's, or a kernel with CLONE_PIDFD_AUTOKILL)"
+                        ),
+                    ));
+                }
                 let pidfd = match test_pidfd {
                     Some(pidfd) => pidfd,
                     None => {
@@ -1391,13 +1426,17 @@ impl Command {
                         exec::clone_child(&request, || exec::exec_child(&plan, &mut pre_exec))
                     },
                 }
-            })();
+            }))
+            .unwrap_or_else(|_| Err(io::Error::other("the spawn panicked on the spawner thread")));
             (result, plan, pre_exec)
         };
         let (result, plan, pre_exec) = fallback::on_spawner_thread(job)?;
         self.pre_exec = pre_exec;
         let (pid, pidfd) = result.map_err(|error| match error.raw_os_error() {
             Some(libc::ENOSYS) if !legacy => FallbackError::Clone3Refused,
+            // Kernels 5.3 to 5.6 have `clone3()` but not `CLONE_CLEAR_SIGHAND` (5.5) or
+            // `CLONE_INTO_CGROUP` (5.7); `clone()` does without them.
+            Some(libc::EINVAL) if !legacy => FallbackError::Clone3Einval,
             _ => FallbackError::Spawn(clone_error(
                 error,
                 true,
@@ -1409,18 +1448,24 @@ impl Command {
             ClonePath::Vfork => plan.vfork_report(),
             ClonePath::Fork => {
                 drop(plan);
-                let report_pipe = parent.report.ok_or_else(|| io::Error::other("no pipe"))?;
-                exec::read_report(report_pipe)?
+                let report = parent
+                    .report
+                    .ok_or_else(|| io::Error::other("no pipe"))
+                    .and_then(exec::read_report);
+                match report {
+                    Ok(report) => report,
+                    Err(error) => {
+                        // The child runs, with no handle: killed and reaped as a dropped one.
+                        drop(ChildFd::fallback(pidfd, None, level));
+                        return Err(error.into());
+                    }
+                }
             }
-        };
-        let cgroup = match &self.cgroup {
-            Some(dir) => Some(dir.try_clone()?),
-            None => None,
         };
         Created {
             pid,
             pidfd,
-            kind: CreatedKind::Fallback(level, cgroup),
+            kind: CreatedKind::Fallback(level, kill_cgroup),
             stdin: parent.stdin,
             stdout: parent.stdout,
             stderr: parent.stderr,
@@ -1862,6 +1907,9 @@ impl Created {
 enum FallbackError {
     /// `clone3()` said `ENOSYS`: to be tried again with the legacy `clone()`.
     Clone3Refused,
+    /// `clone3()` said `EINVAL`: a kernel before 5.7 may lack a flag of the fallback's; to be
+    /// tried again with `clone()`, without noting anything.
+    Clone3Einval,
     Spawn(Error),
 }
 

@@ -124,7 +124,7 @@ impl fmt::Display for Error {
                 ..
             } => write!(
                 f,
-                "the command requires the guarantee {required:?}, but only {available:?} is                  available here ({available})"
+                "the command requires the guarantee {required:?}, but only {available:?} is available here ({available})"
             ),
         }
     }

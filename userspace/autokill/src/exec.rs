@@ -211,12 +211,15 @@ pub(crate) struct ParentDeath {
     pub(crate) pidfd: RawFd,
 }
 
-// SAFETY: The raw pointers in an `ExecPlan` (those of `argv`, of an own environment and of
-// `Envp::Inherit`) point into C strings and arrays that the plan owns on the heap (they move
-// with it and are freed only when it is dropped, by whichever thread) or into the C library's
-// process-wide `environ`, which no thread owns; nothing in the plan is tied to the thread that
-// made it (descriptors are the process's, the report is an atomic). So a plan may be moved to
-// the crate's spawner thread, which uses it as the thread that made it would.
+// SAFETY: The raw pointers in an `ExecPlan` are those of `CStringArray`s (`argv`, an own
+// environment), which point into C strings the plan owns on the heap (they move with it and
+// are freed only when it is dropped, by whichever thread), and that of `Envp::Inherit`, the
+// C library's process-wide `environ`, which is the same for every thread: another thread's
+// `setenv()` can replace it for all of them alike (the hazard the crate documentation
+// describes for any spawn; the spawner thread's queue only lengthens the window). Nothing in
+// the plan is tied to the thread that made it (descriptors are the process's, the report is
+// an atomic). So a plan may be moved to the crate's spawner thread, which uses it as the
+// thread that made it would.
 unsafe impl Send for ExecPlan {}
 
 impl ExecPlan {
@@ -646,7 +649,7 @@ pub(crate) fn setup(plan: &ExecPlan) -> Result<(), Failure> {
         raw::write_file_at(dir, c"cgroup.procs", b"0\n").map_err(|errno| (STEP_CGROUP, errno))?;
     }
     if plan.set_no_new_privs {
-        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|errno| (STEP_PRCTL, errno))?;
+        raw::set_no_new_privs().map_err(|errno| (STEP_PRCTL, errno))?;
     }
     if let Some(maps) = &plan.id_maps {
         write_id_maps(maps).map_err(|errno| (STEP_ID_MAPS, errno))?;
@@ -694,8 +697,7 @@ pub(crate) fn setup(plan: &ExecPlan) -> Result<(), Failure> {
 /// change of credentials (`commit_creds()` clears it), then the check that the parent did not
 /// die before it (see [`ParentDeath`]). Only raw system calls.
 fn arm_parent_death(death: &ParentDeath) -> Result<(), Failure> {
-    raw::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as usize)
-        .map_err(|errno| (STEP_PRCTL, errno))?;
+    raw::set_parent_death_kill().map_err(|errno| (STEP_PRCTL, errno))?;
     // After the `prctl()`: a parent that dies from now on sends the signal; one that died
     // before has made this child an orphan, whose `getppid()` is another process (the child
     // subreaper or init), or is seen in the pidfd of the spawner thread, which polls readable

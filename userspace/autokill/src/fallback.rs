@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::raw::c_int;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -53,8 +53,11 @@ struct Spawner {
 
 /// The current process's spawner, leaked (it lives as long as the process).
 static SPAWNER: AtomicPtr<Spawner> = AtomicPtr::new(ptr::null_mut());
-/// Held while a spawner is started.
-static STARTING: Mutex<()> = Mutex::new(());
+/// The pid of the process one of whose threads is starting a spawner, 0 if none is. Not a
+/// `Mutex`: a `fork()` while another thread starts one would copy it locked into the child,
+/// where no thread would ever unlock it; a pid that is not the current process's is such a
+/// stale copy, and free.
+static STARTING: AtomicI32 = AtomicI32::new(0);
 
 /// The spawner thread of this process, started on first use.
 fn spawner() -> io::Result<&'static Spawner> {
@@ -69,13 +72,32 @@ fn spawner() -> io::Result<&'static Spawner> {
     if let Some(spawner) = current(SPAWNER.load(Ordering::Acquire)) {
         return Ok(spawner);
     }
-    let _starting = STARTING.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Some(spawner) = current(SPAWNER.load(Ordering::Acquire)) {
-        return Ok(spawner);
+    loop {
+        match STARTING.compare_exchange(0, pid, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(holder) if holder != pid => {
+                // Copied from the process this one was forked from: no thread here holds it.
+                if STARTING
+                    .compare_exchange(holder, pid, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+            // Another thread of this process is starting one; it takes a moment.
+            Err(_) => std::thread::yield_now(),
+        }
     }
-    let spawner: &'static Spawner = Box::leak(Box::new(Spawner::start(pid)?));
-    SPAWNER.store(ptr::from_ref(spawner).cast_mut(), Ordering::Release);
-    Ok(spawner)
+    let started = match current(SPAWNER.load(Ordering::Acquire)) {
+        Some(spawner) => Ok(spawner),
+        None => Spawner::start(pid).map(|spawner| {
+            let spawner: &'static Spawner = Box::leak(Box::new(spawner));
+            SPAWNER.store(ptr::from_ref(spawner).cast_mut(), Ordering::Release);
+            spawner
+        }),
+    };
+    STARTING.store(0, Ordering::Release);
+    started
 }
 
 impl Spawner {
@@ -96,8 +118,10 @@ impl Spawner {
             .name("autokill-spawner".into())
             .spawn(move || {
                 // Process-directed signals go to other threads: this one blocks them all (the
-                // children unblock every signal before `execve()`).
-                let _ = crate::exec::SignalsBlocked::new().map(std::mem::forget);
+                // children unblock every signal before `execve()`), with `pthread_sigmask()`,
+                // which leaves the C library's internal signals unblocked: glibc's `setuid()`
+                // and its kin signal every thread (SIGSETXID) and wait for each to answer.
+                block_signals_but_internal();
                 // SAFETY: `gettid()` cannot fail.
                 let tid = unsafe { libc::gettid() };
                 let pidfd =
@@ -167,6 +191,18 @@ fn run(wake: &OwnedFd, queue: &Mutex<Vec<Message>>) {
     }
 }
 
+/// Blocks every signal in the calling thread but those the C library keeps for itself.
+fn block_signals_but_internal() {
+    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `sigfillset()` initialises `all`, which `pthread_sigmask()` then reads; the C
+    // library's `pthread_sigmask()` removes its internal signals from the set itself. It
+    // cannot fail with valid arguments.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), ptr::null_mut());
+    }
+}
+
 /// Runs `job` on the spawner thread and returns its result; blocks until it is done.
 ///
 /// # Errors
@@ -186,6 +222,69 @@ pub(crate) fn on_spawner_thread<T: Send + 'static>(
     receive
         .recv()
         .map_err(|_| io::Error::other("the autokill spawner thread failed to spawn"))
+}
+
+/// What of a thread's state a child created by it inherits and the kernel lets us read: its
+/// seccomp mode, `no_new_privs`, capabilities, and namespaces (those a child gets: the
+/// `*_for_children` ones of pid and time). A fallback child is created by the spawner thread,
+/// not by the caller: a caller whose thread differs (`unshare()` or `setns()` in one thread, a
+/// seccomp filter or `capset()` without effect on the process's other threads) would give the
+/// child a state it did not ask for, so the spawn fails instead ([`ThreadState::differs`]).
+/// What cannot be read (a Landlock domain, an LSM exec context, affinity, scheduling) is not
+/// compared; the documentation of [`Guarantee::ParentThreadSignal`] says so.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ThreadState {
+    seccomp: Option<c_int>,
+    no_new_privs: Option<c_int>,
+    capabilities: Option<(u64, u64)>,
+    namespaces: [Option<(u64, u64)>; 8],
+}
+
+impl ThreadState {
+    /// The calling thread's.
+    pub(crate) fn current() -> ThreadState {
+        const NAMESPACES: [&str; 8] = [
+            "cgroup",
+            "ipc",
+            "mnt",
+            "net",
+            "pid_for_children",
+            "time_for_children",
+            "user",
+            "uts",
+        ];
+        // SAFETY: `PR_GET_NO_NEW_PRIVS` takes no further arguments and touches no memory.
+        let nnp = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) };
+        ThreadState {
+            seccomp: sys::seccomp_mode().ok(),
+            no_new_privs: (nnp >= 0).then_some(nnp),
+            capabilities: sys::capget().ok(),
+            namespaces: NAMESPACES.map(|ns| {
+                std::fs::metadata(format!("/proc/thread-self/ns/{ns}"))
+                    .ok()
+                    .map(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        (m.dev(), m.ino())
+                    })
+            }),
+        }
+    }
+
+    /// Why a child created by a thread in `self` would not get `caller`'s state: the first
+    /// thing that differs.
+    pub(crate) fn differs(&self, caller: &ThreadState) -> Option<&'static str> {
+        if self.seccomp != caller.seccomp {
+            Some("seccomp filters")
+        } else if self.no_new_privs != caller.no_new_privs {
+            Some("no_new_privs settings")
+        } else if self.capabilities != caller.capabilities {
+            Some("capabilities")
+        } else if self.namespaces != caller.namespaces {
+            Some("namespaces")
+        } else {
+            None
+        }
+    }
 }
 
 /// What a job learns about the spawner thread.
@@ -343,8 +442,9 @@ impl AsFd for ChildFd {
 }
 
 /// Gives up the pidfd without killing the child: a kernel child then lives as long as that open
-/// file; a fallback child is no longer killed on drop nor reaped by the crate (its owner must
-/// reap it with `waitid(P_PIDFD, ..., WEXITED | __WALL)`; `PR_SET_PDEATHSIG` still holds).
+/// file; a fallback child is no longer killed on drop nor reaped by the crate (unless its
+/// status was taken already, its owner must reap it with `waitid(P_PIDFD, ..., WEXITED |
+/// __WALL)`; `PR_SET_PDEATHSIG` holds as the child's [`Guarantee`] says).
 impl From<ChildFd> for OwnedFd {
     fn from(mut child: ChildFd) -> OwnedFd {
         // `Some` outside `drop()`; the drop that follows finds `None` and does nothing.

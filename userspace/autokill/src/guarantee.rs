@@ -38,7 +38,7 @@ pub enum Guarantee {
     /// asked for it, as `bwrap --die-with-parent` does it:
     ///
     /// - the child is created by one long-lived thread of the crate (the spawner thread) and
-    ///   sets `PR_SET_PDEATHSIG(SIGKILL)` just before `execve()` (after any change of its
+    ///   sets `PR_SET_PDEATHSIG(SIGKILL)` as its last step before `execve()` (after any change of its
     ///   credentials, which would clear it), then checks that its parent is still there
     ///   (`getppid()` against the pid taken before `clone()`, and a pidfd of the spawner thread),
     ///   and exits at once if not. The kernel sends `PR_SET_PDEATHSIG` when the *thread* that
@@ -50,8 +50,20 @@ pub enum Guarantee {
     /// - dropping the [`Child`](crate::Child) kills it as for [`DropOnly`](Guarantee::DropOnly).
     ///
     /// Weaker than [`Kernel`](Guarantee::Kernel): a duplicate of the pidfd does not keep the
-    /// child alive (nor does it kill it on close), and the program can clear
-    /// `PR_SET_PDEATHSIG` itself (`prctl(PR_SET_PDEATHSIG, 0)`).
+    /// child alive (nor does it kill it on close); the program can clear `PR_SET_PDEATHSIG`
+    /// itself (`prctl(PR_SET_PDEATHSIG, 0)`), and the kernel clears it when the program
+    /// changes its own credentials (a daemon dropping root with `setuid()`) or makes a secure
+    /// exec that an LSM decides (`AT_SECURE`) despite `no_new_privs`; the signal itself is
+    /// subject to the LSM's checks of who may kill whom.
+    ///
+    /// The child is created by the spawner thread, not by the calling thread: it gets the
+    /// spawner thread's per-thread state, which that thread took from the thread that first
+    /// needed it. A spawn from a thread whose namespaces, seccomp filter, capabilities or
+    /// `no_new_privs` differ from the spawner thread's fails instead (`unshare()` or `setns()`
+    /// in one thread, a filter or `capset()` that did not reach the other threads). What the
+    /// kernel does not let the crate compare is not carried over either: a Landlock domain
+    /// of the calling thread only, an LSM exec context (`setexeccon()`), CPU affinity,
+    /// scheduling policy and nice value, I/O priority.
     ParentThreadSignal,
     /// `clone3(CLONE_PIDFD_AUTOKILL)` (Linux 7.1+): the kernel kills the child when the last
     /// reference to its pidfd goes away: on drop, and at any death of this process. Nothing

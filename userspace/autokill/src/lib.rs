@@ -61,9 +61,9 @@
 //! Without `CLONE_PIDFD_AUTOKILL` (or with [`Command::kernel_autokill(false)`](Command::kernel_autokill))
 //! the child is created by one long-lived thread of the crate, the spawner thread (the caller
 //! blocks until the child executed the program or failed), with exit signal 0 and without
-//! `CLONE_AUTOREAP`. Just before `execve()`, after any change of credentials (which would
-//! clear it), the child sets `no_new_privs` (`prctl()`, unless `no_new_privs(false)`) and
-//! `PR_SET_PDEATHSIG(SIGKILL)`, then checks that its parent did not die in between (its
+//! `CLONE_AUTOREAP`. The child sets `no_new_privs` (`prctl()`, unless `no_new_privs(false)`)
+//! first, and `PR_SET_PDEATHSIG(SIGKILL)` as its last step before `execve()`, after any change
+//! of credentials (which would clear it), then checks that its parent did not die in between (its
 //! `getppid()` against the pid taken before the clone; for the init of a
 //! [`kill_tree`](Command::kill_tree) pid namespace, whose `getppid()` is 0, a pidfd of the
 //! spawner thread polled for `POLLIN`) and exits at once if it did. `PR_SET_PDEATHSIG` follows

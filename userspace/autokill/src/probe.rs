@@ -28,6 +28,9 @@ static KERNEL: AtomicU8 = AtomicU8::new(UNKNOWN);
 /// The answer in `KERNEL` was found under a seccomp filter.
 static KERNEL_UNDER_FILTER: AtomicBool = AtomicBool::new(false);
 static CLONE3_REFUSED: AtomicBool = AtomicBool::new(false);
+/// The refusal in `CLONE3_REFUSED` was seen under a seccomp filter: filters are per thread, so
+/// it holds only for threads under one too (where there is none it was the kernel's).
+static CLONE3_REFUSED_UNDER_FILTER: AtomicBool = AtomicBool::new(false);
 /// `kill_tree`'s namespaces: bit 0 known, bit 1 possible, bit 2 the `CAP_SYS_ADMIN` it was
 /// asked with.
 static KILL_TREE: AtomicU8 = AtomicU8::new(0);
@@ -36,10 +39,11 @@ fn under_filter() -> bool {
     sys::seccomp_mode().ok() == Some(libc::SECCOMP_MODE_FILTER as libc::c_int)
 }
 
-/// Notes what an `EINVAL` or `ENOSYS` of `clone3()` with the autokill flags says.
-pub(crate) fn record_kernel_refusal(errno: Option<i32>) {
+/// Notes what an `EINVAL` or `ENOSYS` of `clone3()` with the autokill flags says; with
+/// `namespaces` (`kill_tree`'s flags too) an `EINVAL` may be theirs and says nothing.
+pub(crate) fn record_kernel_refusal(errno: Option<i32>, namespaces: bool) {
     match errno {
-        Some(libc::EINVAL) => {
+        Some(libc::EINVAL) if !namespaces => {
             KERNEL_UNDER_FILTER.store(under_filter(), Ordering::Relaxed);
             KERNEL.store(NO, Ordering::Relaxed);
         }
@@ -48,14 +52,17 @@ pub(crate) fn record_kernel_refusal(errno: Option<i32>) {
     }
 }
 
-/// Notes that `clone3()` answers `ENOSYS`.
+/// Notes that `clone3()` answers `ENOSYS` in this thread.
 pub(crate) fn record_clone3_refused() {
+    CLONE3_REFUSED_UNDER_FILTER.store(under_filter(), Ordering::Relaxed);
     CLONE3_REFUSED.store(true, Ordering::Relaxed);
 }
 
-/// Whether `clone3()` is known to answer `ENOSYS`: the fallback then uses `clone()`.
+/// Whether `clone3()` is known to answer `ENOSYS` in this thread: the fallback then uses
+/// `clone()`. A refusal seen under a seccomp filter holds for threads under a filter only.
 pub(crate) fn clone3_refused() -> bool {
     CLONE3_REFUSED.load(Ordering::Relaxed)
+        && (!CLONE3_REFUSED_UNDER_FILTER.load(Ordering::Relaxed) || under_filter())
 }
 
 /// Why `CLONE_PIDFD_AUTOKILL` is known not to work here, without probing: `None` if it may.

@@ -270,9 +270,9 @@ pub(crate) fn write_file_at(dir: c_int, path: &CStr, data: &[u8]) -> Result<(), 
     result
 }
 
-/// `prctl(option, arg2, 0, 0, 0)`.
-pub(crate) fn prctl(option: c_int, arg2: usize) -> Result<(), Errno> {
-    // SAFETY: Integer arguments only (the options used here take no pointers).
+/// `prctl(option, arg2, 0, 0, 0)` for an option whose arguments are integers only.
+fn prctl_set(option: c_int, arg2: usize) -> Result<(), Errno> {
+    // SAFETY: The two callers below pass options that take integers only, no pointer.
     unsafe {
         syscall(
             libc::SYS_prctl as c_long,
@@ -280,6 +280,17 @@ pub(crate) fn prctl(option: c_int, arg2: usize) -> Result<(), Errno> {
         )
     }?;
     Ok(())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: this task gets `SIGKILL` when the thread that created
+/// it exits.
+pub(crate) fn set_parent_death_kill() -> Result<(), Errno> {
+    prctl_set(libc::PR_SET_PDEATHSIG, libc::SIGKILL as usize)
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+pub(crate) fn set_no_new_privs() -> Result<(), Errno> {
+    prctl_set(libc::PR_SET_NO_NEW_PRIVS, 1)
 }
 
 /// `getppid()` (which cannot fail): the pid of the parent process in the caller's pid

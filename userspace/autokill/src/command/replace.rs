@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use super::{ClonePath, Command, INHERIT_ALL};
+use super::{invalid_input, ClonePath, Command, INHERIT_ALL};
 use crate::error::Error;
 use crate::exec::{self, STEP_PRE_EXEC};
 use crate::raw;
@@ -44,7 +44,8 @@ impl Command {
     /// and could even allocate). But **other threads keep running until `execve()`** ends
     /// them, and they see each step as it happens: the standard streams replaced, the working
     /// directory, umask and resource limits changed (all are per process), descriptors marked
-    /// close-on-exec. The credentials are set with raw system calls, which change only the
+    /// close-on-exec, and `SIGPIPE` at its default action at once (a thread that then writes
+    /// to a closed pipe kills the process, also if `execve()` fails). The credentials are set with raw system calls, which change only the
     /// calling thread (the C library's `setuid()` would change all); that is the thread
     /// `execve()` keeps, so the program gets them. A `setsid()` fails with `EPERM` if this
     /// process leads its process group (a shell's job control makes each job a group). An
@@ -57,8 +58,8 @@ impl Command {
     /// The returned [`Error`] is what went wrong: [`Error::Exec`] with the `errno` of the
     /// failed `execve()`, [`Error::CurrentDir`], or [`Error::Io`] for a failed step (with its
     /// `errno`), a failing `pre_exec` closure (with its `raw_os_error()`, `EINVAL` for one
-    /// without) or an invalid command (a NUL byte in a string, `fd()` onto 0 to 2,
-    /// `setsid(true)` with `process_group()`). An invalid command is found before anything
+    /// without) or an invalid command (a NUL byte in a string, `fd()` onto 0 to 2 or onto a
+    /// descriptor open in this process, `setsid(true)` with `process_group()`). An invalid command is found before anything
     /// changes; after a failed step or `execve()`, the steps that succeeded are **not undone**
     /// (as with `std`): the streams stay replaced, `SIGPIPE` at its default, the credentials
     /// of the calling thread changed, and so on. A process that goes on after a failed `exec`
@@ -83,6 +84,19 @@ impl Command {
 
     /// [`Command::exec`], as a `Result` for `?`.
     fn replace_process(&mut self) -> Result<Infallible, Error> {
+        // The descriptors of `fd()` are put at their numbers in this process: one open there
+        // belongs to something else (a `File`, an `OwnedFd`, an event loop's epoll), which
+        // `dup3()` would close under its owner, unless it is one of the command's own.
+        let own: Vec<RawFd> = self.fds.values().map(AsRawFd::as_raw_fd).collect();
+        for &target in self.fds.keys().filter(|target| !own.contains(target)) {
+            // SAFETY: `F_GETFD` only asks whether `target` is open; no memory is touched.
+            if unsafe { libc::fcntl(target, libc::F_GETFD) } != -1 {
+                return Err(invalid_input(format!(
+                    "fd({target}, ...): descriptor {target} is open in this process, and exec() \
+                     would replace it under its owner; choose a free number"
+                )));
+            }
+        }
         // The plan of the vfork path: no report pipe; the report is returned instead.
         let (mut plan, parent) = self.prepare(INHERIT_ALL, ClonePath::Vfork)?;
         // No child, so no new user namespace to write the id maps of.
@@ -232,6 +246,26 @@ mod tests {
                 _ => return 5,
             }
             0
+        });
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn exec_refuses_an_fd_target_that_is_open_here() {
+        let code = in_helper(|| {
+            let open = std::fs::File::open("/dev/null").unwrap();
+            let target = std::os::fd::AsRawFd::as_raw_fd(&open);
+            let source = std::fs::File::open("/dev/null").unwrap();
+            let mut cmd = Command::new("true");
+            cmd.fd(target, std::os::fd::OwnedFd::from(source));
+            match cmd.exec() {
+                Error::Io(error) if error.kind() == io::ErrorKind::InvalidInput => {
+                    // Still the same open file, not replaced.
+                    drop(open);
+                    0
+                }
+                _ => 1,
+            }
         });
         assert_eq!(code, 0);
     }

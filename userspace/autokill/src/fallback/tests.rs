@@ -534,7 +534,13 @@ fn a_setuid_program_keeps_pdeathsig_only_with_no_new_privs() {
             if crate::tests::become_nobody().is_err() {
                 return;
             }
-            let child = spawn_in_helper(out, Command::new(&to_run).arg("1000").no_new_privs(nnp));
+            let child = spawn_in_helper(
+                out,
+                Command::new(&to_run)
+                    .arg("1000")
+                    .no_new_privs(nnp)
+                    .kernel_autokill(false),
+            );
             std::mem::forget(child);
         });
         let line = helper.line();
@@ -585,4 +591,62 @@ fn a_setuid_program_keeps_pdeathsig_only_with_no_new_privs() {
         }
     }
     let _ = fs::remove_dir_all(dir);
+}
+
+/// glibc's `setgid()` signals every thread (SIGSETXID) and waits for each to answer: the
+/// spawner thread must not block that signal, or `setgid()` hangs for good in any thread.
+#[test]
+fn setxid_answers_after_a_fallback_spawn() {
+    let mut child = Command::new("true").kernel_autokill(false).spawn().unwrap();
+    assert!(child.wait().unwrap().success());
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: Sets the group id to the one the process has: no change.
+        let ret = unsafe { libc::setgid(libc::getgid()) };
+        let _ = done.send(ret);
+    });
+    assert_eq!(
+        finished.recv_timeout(DEATH),
+        Ok(0),
+        "setgid() did not return: a thread blocks the C library's SIGSETXID"
+    );
+}
+
+/// A thread of its own namespaces (here a UTS namespace of its own, by `unshare()` in that
+/// thread only) cannot have a fallback child: the spawner thread would create it in the
+/// process's namespaces instead, so the spawn fails and says why.
+#[test]
+fn a_thread_of_other_namespaces_is_refused() {
+    // The spawner thread first (from this thread, of the process's namespaces): it takes the
+    // state of the thread that starts it.
+    let mut child = Command::new("true").kernel_autokill(false).spawn().unwrap();
+    assert!(child.wait().unwrap().success());
+    let outcome = std::thread::spawn(|| {
+        // SAFETY: Gives this thread a UTS namespace of its own; nothing else changes.
+        if unsafe { libc::unshare(libc::CLONE_NEWUTS) } != 0 {
+            return None;
+        }
+        Some(
+            Command::new("true")
+                .kernel_autokill(false)
+                .spawn()
+                .map(drop),
+        )
+    })
+    .join()
+    .unwrap();
+    let Some(result) = outcome else {
+        println!("skipped: unshare(CLONE_NEWUTS) needs CAP_SYS_ADMIN");
+        return;
+    };
+    match result {
+        Err(Error::Io(error)) => {
+            assert_eq!(error.kind(), std::io::ErrorKind::Unsupported, "{error}");
+            assert!(error.to_string().contains("namespaces"), "{error}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The process's own threads still spawn.
+    let mut child = Command::new("true").kernel_autokill(false).spawn().unwrap();
+    assert!(child.wait().unwrap().success());
 }
