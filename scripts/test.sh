@@ -167,9 +167,12 @@ vm_suites() {
 	cycles=STRESS_CYCLES_$v_knob fuzz=FUZZ_COUNT_$v_knob
 	cycles=${!cycles:-$v_stress_cycles} fuzz=${!fuzz:-$v_fuzz_count}
 	log "$v kernel: booting, suites: $suites"
+	# The crate's test binaries in a file: their paths would take the
+	# command line past its 2048 bytes.
+	printf '%s\n' "$vm_tests" >"$results/autokill-tests"
 	VM_TIMEOUT=${VM_TIMEOUT:-$v_vm_timeout} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests \
 SELFTEST_TIMEOUT=$v_selftest_timeout SELFTEST_JOBS=$jobs AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$suites' \
-SELFTEST_NOT_RUN='$v_not_run' SELFTEST_ONLY='$v_selftest_only' AUTOKILL_TESTS='${vm_tests//$'\n'/ }' \
+SELFTEST_NOT_RUN='$v_not_run' SELFTEST_ONLY='$v_selftest_only' AUTOKILL_TESTS_FILE=$results/autokill-tests \
 AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS='$v_fault_args' FUZZ_SEED=$fuzz_seed \
 FUZZ_COUNT=$fuzz RACE_SECONDS=${RACE_SECONDS:-$D_RACE_SECONDS} SELFTEST_RERUNS=${SELFTEST_RERUNS:-$D_SELFTEST_RERUNS} $TOP/tests/vm/guest.sh $results/$v" >"$host/console@$v.log" 2>&1 || rc=$?
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc; console: $host/console@$v.log)"

@@ -16,7 +16,9 @@
 #   SELFTEST_ONLY       "COLLECTION:PROGRAM ...": run only these (make kcsan)
 #   SELFTEST_JOBS       selftest programs (and the conformance suite) run
 #                       at once (1; make check: 2, one per vCPU)
-#   AUTOKILL_TESTS      the autokill crate's test binaries
+#   AUTOKILL_TESTS_FILE a file with the autokill crate's test binaries, one
+#                       a line (not in the environment, which the kernel's
+#                       command line carries: 2048 bytes at most)
 #   AUTOKILL_BINDIR     autokill-conformance, -fuzz, -stress
 #   FUZZ_SEED, FUZZ_COUNT, STRESS_CYCLES, RACE_SECONDS
 #   FAULT_ARGS          more arguments of autokill-fault (--kmemleak)
@@ -111,8 +113,11 @@ fi
 # The autokill crate's tests. A test that prints "skipped: ..." counts as
 # skipped; with AUTOKILL_REQUIRE_SUPPORT=1 (the kernels here all have the
 # feature) the autokill tests fail instead.
-want crate || AUTOKILL_TESTS=
-for t in ${AUTOKILL_TESTS:-}; do
+tests=
+if want crate && [ -n "${AUTOKILL_TESTS_FILE:-}" ]; then
+	tests=$(cat "$AUTOKILL_TESTS_FILE")
+fi
+for t in $tests; do
 	n=$(basename "$t")
 	AUTOKILL_REQUIRE_SUPPORT=1 run "autokill-${n%-*}" libtest 1200 / "$t" --show-output
 done

@@ -439,8 +439,9 @@ pub(crate) mod tests {
             0
         });
         if code == NO_SECCOMP {
-            // Not a lack of autokill: this kernel has no CONFIG_SECCOMP_FILTER (the test VM's
-            // tinyconfig kernels), so AUTOKILL_REQUIRE_SUPPORT does not make it a failure.
+            // Not a lack of autokill: this kernel has no CONFIG_SECCOMP_FILTER, so
+            // AUTOKILL_REQUIRE_SUPPORT does not make it a failure (the test VM's kernels have
+            // it: kconfig/selftests.config).
             println!("skipped: kernel without seccomp filters (CONFIG_SECCOMP_FILTER)");
             return;
         }
