@@ -81,6 +81,7 @@ pub unsafe fn clone3_asm(buf: *mut u8, size: usize, mode: ChildMode) -> Result<i
         ChildMode::CleanPause => (2, 0),
     };
     let ret: i64;
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: The parent's side is a plain `clone3()` system call that clobbers rax, rcx and
     // r11 only. The child (rax == 0) only executes `exit` or `pause` system calls with register
     // operands and never returns into Rust code, reads or writes memory, or uses the stack, so it
@@ -118,6 +119,52 @@ pub unsafe fn clone3_asm(buf: *mut u8, size: usize, mode: ChildMode) -> Result<i
             in("r9") code,
             lateout("rcx") _,
             lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: As on x86_64: the parent's side is a plain `clone3()` system call (number in x8,
+    // arguments in x0 and x1, the result in x0; the kernel preserves every other register). The
+    // child (x0 == 0) only executes `exit`, `close_range` and `ppoll` (arm64 has no `pause`; with
+    // no descriptors and no timeout it waits for a signal, as `pause` does) system calls with
+    // register operands, and never returns into Rust code, reads or writes memory, or uses the
+    // stack. The caller vouches for the pointers in `buf`.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            "cbnz x0, 3f",
+            "cmp x10, #2",
+            "b.ne 4f",
+            "mov x8, #436",
+            "mov x0, #3",
+            "mov w1, #-1",
+            "mov x2, xzr",
+            "svc #0",
+            "b 2f",
+            "4:",
+            "cbnz x10, 2f",
+            "mov x8, #93",
+            "mov x0, x11",
+            "svc #0",
+            "udf #0",
+            "2:",
+            "mov x8, #73",
+            "mov x0, xzr",
+            "mov x1, xzr",
+            "mov x2, xzr",
+            "mov x3, xzr",
+            "mov x4, xzr",
+            "svc #0",
+            "b 2b",
+            "3:",
+            inlateout("x8") libc::SYS_clone3 => _,
+            inlateout("x0") buf => ret,
+            inlateout("x1") size => _,
+            inlateout("x2") 0u64 => _,
+            inlateout("x3") 0u64 => _,
+            inlateout("x4") 0u64 => _,
+            in("x10") pause,
+            in("x11") code,
             options(nostack),
         );
     }

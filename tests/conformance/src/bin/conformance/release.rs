@@ -553,6 +553,16 @@ pub fn epoll_registration_holds_no_ref(_: &Ctx) -> TestResult {
     Ok(())
 }
 
+/// The system calls a thread in `epoll_wait()` can be in (arm64 has no `epoll_wait`).
+#[cfg(target_arch = "x86_64")]
+const EPOLL_WAITS: &[libc::c_long] = &[
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+];
+#[cfg(not(target_arch = "x86_64"))]
+const EPOLL_WAITS: &[libc::c_long] = &[libc::SYS_epoll_pwait, libc::SYS_epoll_pwait2];
+
 pub fn epoll_wait_in_progress_holds_no_ref(_: &Ctx) -> TestResult {
     let mut kid = autokill_kid()?;
     // SAFETY: epoll_create1 with a flag.
@@ -570,13 +580,8 @@ pub fn epoll_wait_in_progress_holds_no_ref(_: &Ctx) -> TestResult {
         unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, 3000) }
     });
     // Let the thread block in epoll_wait().
-    let tid_blocked = util::wait_until(util::death_ms(), || {
-        in_syscall_of_other_thread(&[
-            libc::SYS_epoll_wait,
-            libc::SYS_epoll_pwait,
-            libc::SYS_epoll_pwait2,
-        ])
-    });
+    let tid_blocked =
+        util::wait_until(util::death_ms(), || in_syscall_of_other_thread(EPOLL_WAITS));
     kid.close()?;
     let res =
         kid.expect_killed_and_reaped("closing the fd while another thread is in epoll_wait()");
@@ -623,16 +628,19 @@ pub fn in_syscall_of_other_thread(nrs: &[i64]) -> bool {
     false
 }
 
+/// The system calls a thread in `poll()` can be in (arm64 has only `ppoll()`).
+#[cfg(target_arch = "x86_64")]
+const POLLS: &[libc::c_long] = &[libc::SYS_poll, libc::SYS_ppoll];
+#[cfg(not(target_arch = "x86_64"))]
+const POLLS: &[libc::c_long] = &[libc::SYS_ppoll];
+
 pub fn poll_in_progress_delays_release(_: &Ctx) -> TestResult {
     let mut kid = autokill_kid()?;
     let fd = kid.fd();
     let poll_ms = 3 * util::alive_ms() + 1500;
     let poller = std::thread::spawn(move || util::poll1(fd, libc::POLLIN, poll_ms));
     check!(
-        util::wait_until(util::death_ms(), || in_syscall_of_other_thread(&[
-            libc::SYS_poll,
-            libc::SYS_ppoll
-        ])),
+        util::wait_until(util::death_ms(), || in_syscall_of_other_thread(POLLS)),
         "the thread never blocked in poll (setup)"
     );
     // poll()'s wait queue entry holds a reference to the file: closing the fd does not drop
