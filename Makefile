@@ -17,6 +17,7 @@ help:
 	@echo
 	@echo "  make run        build (if needed) and boot the Rust kernel, show autokill at work"
 	@echo "  make test       every test: host, KUnit, selftests, on the Rust and C kernels"
+	@echo "                  (ARCH=arm64: the arm64 Rust and C kernels, the programs cross-built)"
 	@echo "  make check      the inner loop: rebuild the Rust kernel, one boot: KUnit, selftests, conformance"
 	@echo
 	@echo "  make setup      install the toolchain (Debian packages, bindgen, virtme-ng)"

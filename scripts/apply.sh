@@ -31,7 +31,7 @@ fi
 
 # The series applied, in order, to the pristine versions of the files it
 # touches (scripts/series.py, shared with `make patches`).
-staging=$KCACHE/work/staging
+staging=$TCACHE/work/staging
 python3 "$TOP/scripts/series.py" checkout "$SRC" "$staging" >&2 || exit 1
 git -C "$staging" ls-files | sort >"$staging.files"
 

@@ -10,8 +10,7 @@ variant=${1:?usage: configure.sh VARIANT}
 fragments=$(variant "$variant" fragments) || exit 1
 read -ra frags <<<"$fragments"
 O=$BUILD/$variant
-files=()
-for f in "${frags[@]}"; do files+=("$TOP/kconfig/$f.config"); done
+mapfile -t files < <(fragment_files "${frags[@]}")
 
 want=$(cat "${files[@]}" "$WORK/.autokill-files" | sha256sum | cut -d' ' -f1)
 if [ -f "$O/.config" ] && [ "$(cat "$O/.autokill-config" 2>/dev/null)" = "$want" ]; then
@@ -35,7 +34,7 @@ if [ -n "$from" ] && [ ! -e "$O" ] && [ -f "$BUILD/$from/vmlinux" ]; then
 fi
 mkdir -p "$O" "$LOGS"
 rm -f "$O/.autokill-config"
-log "configure $variant in $O (tinyconfig + ${frags[*]})"
+log "configure $variant in $O (tinyconfig + ${frags[*]}${ARCH_FRAGMENT:+ $ARCH_FRAGMENT})"
 : >"$LOGS/config-$variant.log"
 KMAKE_LOG=$LOGS/config-$variant.log kconfigure "$WORK" "$O" "${frags[@]}" ||
 	die "configuring $variant failed; is the Rust toolchain complete? run 'make setup'"

@@ -9,16 +9,16 @@
 # patches must apply with `git am` to the base, to the tree the build uses
 # (giving the working tree's files) and to every other kernel tree in the
 # cache (one line each), and pass checkpatch.pl --strict. OUT=dir chooses
-# where (default: $KCACHE/patches). The author and Signed-off-by are the
+# where (default: $TCACHE/patches). The author and Signed-off-by are the
 # repository's git user. To edit the series as git commits:
 #   scripts/series.py checkout <pristine tree> DIR; (git in DIR);
 #   scripts/series.py save DIR
 . "$(dirname "$0")/lib.sh"
 
 SRC=$(source_tree)
-out=$(realpath -m "${OUT:-$KCACHE/patches}")
-repo=$KCACHE/export
-amdir=$KCACHE/export-am
+out=$(realpath -m "${OUT:-$TCACHE/patches}")
+repo=$TCACHE/export
+amdir=$TCACHE/export-am
 name=$(git -C "$TOP" config user.name || true)
 email=$(git -C "$TOP" config user.email || true)
 if [ -z "$name" ] || [ -z "$email" ]; then

@@ -118,6 +118,19 @@ class Arch:
     c_werror: bool = True
     # Why it is built but not run here (None: it runs).
     no_run: Optional[str] = None
+    # Booted under virtme-ng like DEFAULT_ARCH (`make test ARCH=NAME`):
+    # the kconfig/NAME.config fragment merged after every variant's
+    # (the console and machine of its QEMU board), the kernel variants
+    # booted there by default, and, for a foreign architecture, virtme-ng's
+    # --arch, the Debian architecture of the guest's root filesystem (a
+    # Debian chroot of the host's release, scripts/rootfs.sh) and the GNU
+    # triplet of the C cross compiler of the guest's programs (Debian's
+    # gcc-TRIPLET and libc6-dev-DEBIAN-cross).
+    vm_fragment: Optional[str] = None
+    variants: Tuple[str, ...] = ()
+    vng: Optional[str] = None
+    debian: Optional[str] = None
+    triplet: Optional[str] = None
 
 
 # The architectures of `make matrix`, one entry each; the harness builds
@@ -126,12 +139,16 @@ class Arch:
 ARCHES: Dict[str, Arch] = {a.name: a for a in (
     Arch('x86_64', karch='x86_64', kunit='x86_64', qemu='qemu-system-x86_64',
          qemu_package='qemu-system-x86', image='arch/x86/boot/bzImage',
-         rust_target='x86_64-unknown-linux-gnu'),
+         rust_target='x86_64-unknown-linux-gnu', variants=('rust', 'c', 'debug')),
     # clang warns on UML about pointer arithmetic on NULL in upstream's
     # include/asm-generic/io.h (PCI_IOBASE is NULL there).
     Arch('um', karch='um', kunit='um', c_werror=False),
+    # Booted too: the Rust and C kernels (the debug kernel's KASAN and
+    # lockdep under TCG's slower arm64 emulation would not fit a run).
     Arch('arm64', karch='arm64', kunit='arm64', qemu='qemu-system-aarch64',
-         qemu_package='qemu-system-arm', rust_target='aarch64-unknown-linux-gnu'),
+         qemu_package='qemu-system-arm', rust_target='aarch64-unknown-linux-gnu',
+         image='arch/arm64/boot/Image', vm_fragment='arch-arm64', variants=('rust', 'c'),
+         vng='arm64', debian='arm64', triplet='aarch64-linux-gnu'),
     # HAVE_RUST: ARMv7, little endian, no KASAN; the qemu_config's virt
     # machine is ARMv7.
     Arch('arm', karch='arm', kunit='arm', qemu='qemu-system-arm',
@@ -282,9 +299,13 @@ NOT_RUN = {p: r for v in VARIANTS.values() for p, r in v.not_run.items()}
 # table's. `make help` prints this list.
 KNOBS = (
     ('KVER', KERNELS[0], 'the Debian kernel (' + ', '.join(KERNELS) + ')'),
+    ('ARCH', DEFAULT_ARCH, 'the architecture built and booted (' +
+     ', '.join(n for n, a in ARCHES.items() if a.image) + '; make series-build also ' +
+     ', '.join(n for n, a in ARCHES.items() if not a.image) + ')'),
     ('KSRC', None, f'your own kernel tree ({".".join(map(str, MIN_KERNEL))} or later), only read'),
     ('AUTOKILL_CACHE', '~/.cache/' + CACHE_NAME, 'where everything built or fetched goes'),
-    ('TEST_VARIANTS', ' '.join(group('test')), 'make test: the kernels it builds and boots'),
+    ('TEST_VARIANTS', None, 'make test: the kernels it builds and boots (the ARCH\'s: ' +
+     '; '.join(f'{n}: {" ".join(a.variants)}' for n, a in ARCHES.items() if a.image) + ')'),
     ('STRESS_CYCLES_V', None, 'autokill-stress cycles on kernel V (the table\'s)'),
     ('FUZZ_COUNT_V', None, 'autokill-fuzz calls on kernel V (the table\'s)'),
     ('FUZZ_SEED', None, 'the fuzz seed (the time; printed, the same for every kernel)'),
@@ -322,8 +343,19 @@ def _sh(value) -> str:
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def selected_arch() -> Arch:
+    """The architecture built (and booted, if it has an image): $ARCH, else
+    DEFAULT_ARCH."""
+    name = os.environ.get('ARCH') or DEFAULT_ARCH
+    a = ARCHES.get(name)
+    if a is None:
+        raise KeyError(f"ARCH={name}: not an architecture of the harness ({' '.join(ARCHES)})")
+    return a
+
+
 def shell() -> str:
     """Bash assignments of the facts scripts/lib.sh needs."""
+    a = selected_arch()
     out = {
         'LLVM_VERSION': LLVM_VERSION,
         'BINDGEN_VERSION': BINDGEN_VERSION,
@@ -338,13 +370,21 @@ def shell() -> str:
         'MANPAGES_PACKAGE': MANPAGES_PACKAGE,
         'MANPAGES_BASE': MANPAGES_BASE,
         'CACHE': cache(),
-        'VARIANTS': TEST_VARIANTS,
+        'VARIANTS': a.variants,
         'KCSAN_VARIANTS': group('kcsan'),
         'ALL_VARIANTS': tuple(VARIANTS),
-        'ARCH_IMAGE': ARCHES[DEFAULT_ARCH].image,
-        'ARCH_KUNIT': ARCHES[DEFAULT_ARCH].kunit,
-        'ARCH_QEMU': ARCHES[DEFAULT_ARCH].qemu,
-        'ARCH_RUST_TARGET': ARCHES[DEFAULT_ARCH].rust_target,
+        'ARCH_NAME': a.name,
+        'ARCHES_BOOTED': tuple(n for n, b in ARCHES.items() if b.image),
+        'ARCH_DEFAULT': 'y' if a.name == DEFAULT_ARCH else '',
+        'ARCH_KARCH': a.karch,
+        'ARCH_IMAGE': a.image or '',
+        'ARCH_QEMU': a.qemu or '',
+        'ARCH_QEMU_PACKAGE': a.qemu_package or '',
+        'ARCH_RUST_TARGET': a.rust_target or '',
+        'ARCH_FRAGMENT': a.vm_fragment or '',
+        'ARCH_VNG': a.vng or '',
+        'ARCH_DEBIAN': a.debian or '',
+        'ARCH_TRIPLET': a.triplet or '',
         'ARCHES': tuple(ARCHES),
     }
     out.update({'D_' + n: d for n, d, _ in KNOBS if d is not None})
@@ -401,7 +441,16 @@ def check() -> None:
     assert VARIANTS[BASELINE].c and VARIANTS[BASELINE].group == 'test'
     for a in ARCHES.values():
         assert (a.qemu is None) == (a.qemu_package is None), a.name
-    assert ARCHES[DEFAULT_ARCH].image and ARCHES[DEFAULT_ARCH].rust_target
+        if a.image:
+            assert a.rust_target and a.qemu and a.variants, a.name
+            assert all(VARIANTS[v].group == 'test' for v in a.variants), a.name
+            assert BASELINE in a.variants, a.name
+            assert (a.name == DEFAULT_ARCH) == (a.vng is None), a.name
+            assert (a.vng is None) == (a.debian is None) == (a.triplet is None), a.name
+        if a.vm_fragment:
+            assert os.path.isfile(os.path.join(TOP, 'kconfig', a.vm_fragment + '.config')), a.name
+    assert ARCHES[DEFAULT_ARCH].image
+    assert ARCHES[DEFAULT_ARCH].variants == TEST_VARIANTS
 
 
 def knobs() -> str:

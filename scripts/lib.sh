@@ -14,9 +14,12 @@ command -v python3 >/dev/null ||
 # RUFF_VERSION; the oldest toolchain's MIN_TOOLCHAIN_SUITE, MIN_RUSTC and
 # MIN_BINDGEN), the kernels (KVERS, the first the default; MIN_KERNEL),
 # SERIES_VERSION, the cache (CACHE), the kernel variants (VARIANTS: those
-# `make test` boots; KCSAN_VARIANTS; ALL_VARIANTS), the architecture
-# (ARCH_IMAGE, ARCH_KUNIT, ARCH_QEMU, ARCH_RUST_TARGET) and the default of
-# each setting NAME (D_NAME). A variant's fields: `variant NAME FIELD`.
+# `make test` boots on the architecture; KCSAN_VARIANTS; ALL_VARIANTS), the
+# architecture built and booted (ARCH, default the table's first: ARCH_NAME,
+# ARCH_DEFAULT, ARCH_KARCH, ARCH_IMAGE, ARCH_QEMU, ARCH_QEMU_PACKAGE,
+# ARCH_RUST_TARGET, ARCH_FRAGMENT, ARCH_VNG, ARCH_DEBIAN, ARCH_TRIPLET; all
+# of them: ARCHES; those it boots: ARCHES_BOOTED) and the default of each
+# setting NAME (D_NAME). A variant's fields: `variant NAME FIELD`.
 harness=$(python3 -B "$TOP/scripts/harness.py" shell) ||
 	{ printf 'error: scripts/harness.py shell failed\n' >&2; exit 1; }
 eval "$harness"
@@ -60,7 +63,13 @@ elif [ "$KVER" != "${KVERS[0]}" ]; then
 else
 	KCACHE=$CACHE
 fi
-WORK=$KCACHE/work/linux
+# The working copy and what is made from the tree alone (work/, export/,
+# export-am/, patches/) are the tree's, for every architecture; the rest of
+# KCACHE is the architecture's: for another than the default
+# $KCACHE/arch/ARCH (so $CACHE/arch/arm64/build/rust, ...).
+TCACHE=$KCACHE
+[ -n "$ARCH_DEFAULT" ] || KCACHE=$KCACHE/arch/$ARCH_NAME
+WORK=$TCACHE/work/linux
 BUILD=$KCACHE/build
 LOGS=$KCACHE/logs
 # The C oracle of the rules crate (tests/rules/build.rs) comes from the
@@ -71,6 +80,18 @@ export PATH="$TOOLS/bin:$VENV/bin:$PATH"
 # Host Rust builds (the workspace) also live in the cache, so that a fresh
 # clone (as in CI) reuses them.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# The Rust programs the guest runs: cargo's arguments (GUEST_CARGO) and
+# where the release build puts them (GUEST_BIN). On another architecture
+# they are cross-built for ARCH_RUST_TARGET, static (nothing of the
+# guest's root is theirs to depend on) and linked by its C cross compiler.
+GUEST_CARGO=() GUEST_BIN=$CARGO_TARGET_DIR/release
+if [ -z "$ARCH_DEFAULT" ]; then
+	GUEST_CARGO=(--target "$ARCH_RUST_TARGET")
+	GUEST_BIN=$CARGO_TARGET_DIR/$ARCH_RUST_TARGET/release
+	t=${ARCH_RUST_TARGET^^}
+	export "CARGO_TARGET_${t//-/_}_LINKER=$ARCH_TRIPLET-gcc" \
+		"CARGO_TARGET_${t//-/_}_RUSTFLAGS=-C target-feature=+crt-static"
+fi
 
 # The kernel's make, one spelling for every build: the Debian toolchain,
 # not the rustup proxies that come first on PATH; ccache for C. CLIPPY=1:
@@ -79,6 +100,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 KMAKE_ARGS=(LLVM=-"$LLVM_VERSION" CC="ccache clang-$LLVM_VERSION" RUSTC=/usr/bin/rustc
 	CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFMT=/usr/bin/rustfmt
 	RUSTDOC=/usr/bin/rustdoc BINDGEN="$TOOLS/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+# Another architecture than the default: its ARCH= on every kernel make
+# (not on the default's, whose builds predate the setting).
+[ -n "$ARCH_DEFAULT" ] || KMAKE_ARGS+=(ARCH="$ARCH_KARCH")
 export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
@@ -102,13 +126,21 @@ kmake() {
 	return "$rc"
 }
 
+# fragment_files FRAGMENT...: the files kconfig/FRAGMENT.config, in that
+# order, and last the architecture's (ARCH_FRAGMENT), one per line.
+fragment_files() {
+	local f
+	for f in "$@" ${ARCH_FRAGMENT:+"$ARCH_FRAGMENT"}; do
+		printf '%s\n' "$TOP/kconfig/$f.config"
+	done
+}
+
 # kconfigure TREE O FRAGMENT...: O/.config from tinyconfig and the
-# fragments kconfig/FRAGMENT.config, merged in that order (output to
-# KMAKE_LOG).
+# fragments (fragment_files), merged in that order (output to KMAKE_LOG).
 kconfigure() {
-	local tree=$1 o=$2 f cfgs=()
+	local tree=$1 o=$2 cfgs
 	shift 2
-	for f in "$@"; do cfgs+=("$TOP/kconfig/$f.config"); done
+	mapfile -t cfgs < <(fragment_files "$@")
 	mkdir -p "$o"
 	kmake "$tree" "$o" -s tinyconfig &&
 		(cd "$o" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" "${cfgs[@]}") \
@@ -116,21 +148,21 @@ kconfigure() {
 		kmake "$tree" "$o" -s olddefconfig
 }
 
-# kconfig_check TREE O FRAGMENT...: whether every option the fragments ask
-# for survived olddefconfig in O/.config (the last fragment that sets an
-# option wins, as in merge_config.sh); KCONFIG_IGNORE="CONFIG_X ..." leaves
-# some out. On failure prints the missing ones, and on stderr why Rust is
+# kconfig_check TREE O FRAGMENT...: whether every option the fragments
+# (fragment_files) ask for survived olddefconfig in O/.config (the last
+# fragment that sets an option wins, as in merge_config.sh);
+# KCONFIG_IGNORE="CONFIG_X ..." leaves some out. On failure prints the missing ones, and on stderr why Rust is
 # off if CONFIG_RUST=y is one: Kconfig drops it without a word when it
 # does not accept the toolchain.
 kconfig_check() {
 	local tree=$1 o=$2 f line opt val bad=()
 	local -A wanted=()
 	shift 2
-	for f in "$@"; do
+	while IFS= read -r f; do
 		while IFS= read -r line; do
 			case "$line" in CONFIG_*=*) wanted[${line%%=*}]=${line#*=} ;; esac
-		done <"$TOP/kconfig/$f.config"
-	done
+		done <"$f"
+	done < <(fragment_files "$@")
 	for opt in ${KCONFIG_IGNORE:-}; do unset "wanted[$opt]"; done
 	for opt in "${!wanted[@]}"; do
 		val=${wanted[$opt]}
@@ -148,11 +180,12 @@ kconfig_check() {
 	return 1
 }
 
-# kbuild TREE O [ARG...]: the bootable image, in parallel.
+# kbuild TREE O [ARG...]: the bootable image, in parallel (an architecture
+# the harness does not boot: make's default target, for UML its linux).
 kbuild() {
 	local tree=$1 o=$2
 	shift 2
-	kmake "$tree" "$o" -j"$(nproc)" "$@" "$(basename "$ARCH_IMAGE")"
+	kmake "$tree" "$o" -j"$(nproc)" "$@" ${ARCH_IMAGE:+"$(basename "$ARCH_IMAGE")"}
 }
 
 # The steps, in order: setup, source and apply (prepare_tree), configure
@@ -169,6 +202,12 @@ build_kernel() {
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# booted_arch: fail unless the harness boots ARCH (an image in its entry).
+booted_arch() {
+	[ -n "$ARCH_IMAGE" ] ||
+		die "ARCH=$ARCH_NAME: the harness boots ${ARCHES_BOOTED[*]}; $ARCH_NAME is only built (make series-build, make matrix)"
+}
 
 # step NAME CMD...: print one line when a long step starts and its duration
 # when it ends; on failure also the command, as kunit.py prints it.
@@ -254,10 +293,12 @@ mirror_uri() {
 }
 
 # accel IMAGE: "kvm" if a short probe boot of IMAGE under KVM succeeds on
-# this machine, else "tcg". (Here QEMU 7.2 aborts under KVM with "failed to
+# this machine, else "tcg" (always on another architecture, ARCH). (Here QEMU 7.2 aborts under KVM with "failed to
 # set MSR 0x10a".) The answer is cached per QEMU version.
 accel() {
 	local key f
+	# Another architecture than the host's: no KVM for it.
+	[ -n "$ARCH_DEFAULT" ] || { echo tcg; return; }
 	key=$("$ARCH_QEMU" --version | head -1 | tr -c 'a-zA-Z0-9.\n' _)
 	f=$CACHE/accel.$key
 	if [ ! -f "$f" ]; then

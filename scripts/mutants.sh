@@ -27,7 +27,7 @@ M=$TOP/tests/mutants
 "$S/configure.sh" rust
 "$S/selftests.sh"
 step "cargo build (release) of the conformance suite" cargo build -q --release \
-	-p autokill-conformance --manifest-path "$TOP/Cargo.toml"
+	"${GUEST_CARGO[@]}" -p autokill-conformance --manifest-path "$TOP/Cargo.toml"
 
 tree=$WORK
 O=$BUILD/rust
@@ -71,7 +71,7 @@ for id in $ids; do
 		survivors=$((survivors + 1))
 	else
 		VM_RWDIR=$out/$id VM_TIMEOUT=${MUTANT_TIMEOUT:-$D_MUTANT_TIMEOUT} "$S/vm.sh" rust \
-			"$M/guest.sh $out/$id $KCACHE/selftests $CARGO_TARGET_DIR/release" \
+			"$M/guest.sh $out/$id $KCACHE/selftests $GUEST_BIN" \
 			>"$out/$id/vm.log" 2>&1
 		# The host test of the rules (tests/rules: the Rust rules against
 		# the C function of the tree, what each case consults included),

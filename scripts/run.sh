@@ -3,5 +3,6 @@
 # The main job: boot the Rust kernel and show CLONE_PIDFD_AUTOKILL at work.
 . "$(dirname "$0")/lib.sh"
 
-step "cargo build autokill-run" cargo build -q --release -p autokill --manifest-path "$TOP/Cargo.toml"
-"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $CARGO_TARGET_DIR/release/autokill-run $(accel "$BUILD/rust/$ARCH_IMAGE" | tr '[:lower:]' '[:upper:]')"
+step "cargo build autokill-run" cargo build -q --release "${GUEST_CARGO[@]}" -p autokill \
+	--manifest-path "$TOP/Cargo.toml"
+"$TOP/scripts/vm.sh" rust "$TOP/tests/vm/demo.sh $GUEST_BIN/autokill-run $(accel "$BUILD/rust/$ARCH_IMAGE" | tr '[:lower:]' '[:upper:]')"

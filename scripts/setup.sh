@@ -11,6 +11,10 @@ PKGS=(clang-"$L" lld-"$L" llvm-"$L" libclang-"$L"-dev rustc-web rust-web-src
 	rust-web-clippy rustfmt-web flex bison bc libelf-dev libssl-dev cpio
 	qemu-system-x86 udev ccache rsync python3-venv busybox-static kmod
 	iproute2 libcap-dev libc6-dev shellcheck mandoc groff-base man-db)
+# Another architecture (ARCH): its QEMU, and the C cross compiler and C
+# library of the guest's programs (the selftests, the Rust programs' linker).
+[ -z "$ARCH_TRIPLET" ] ||
+	PKGS+=("$ARCH_QEMU_PACKAGE" "gcc-$ARCH_TRIPLET" "libc6-dev-$ARCH_DEBIAN-cross")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,7 +6,9 @@
 # with the C kernel, one table of suites by kernel and the last line
 #   N passed, N failed, N skipped
 # Exits non-zero on any failure. TEST_VARIANTS="rust c" limits the kernels
-# (the variants and what each runs: scripts/harness.py).
+# (the variants and what each runs: scripts/harness.py). ARCH=arm64 (an
+# architecture of harness.py with a root filesystem of its own) boots that
+# architecture's kernels instead, with the programs cross-built for it.
 #
 # test.sh --check (make check) is the inner loop: the Rust kernel only,
 # rebuilt incrementally, booted once for KUnit, every upstream pidfd and
@@ -20,6 +22,7 @@
 # shellcheck source=tests/results/record.sh
 . "$TOP/tests/results/record.sh"
 
+booted_arch
 S=$TOP/scripts
 results_py=$TOP/tests/results/results.py
 mode='test'
@@ -80,8 +83,14 @@ prepare_tree
 
 # 2. Host: the workspace's cargo tests (a test that needs what the host
 # kernel lacks prints "skipped: <why>" and counts as skipped). After apply:
-# the rules test takes its C oracle from the working tree.
-if [ "$mode" = test ]; then
+# the rules test takes its C oracle from the working tree. They and the
+# style checks below do not depend on ARCH: on another architecture only
+# its kernels, the programs built for it and their clippy.
+host_tests=
+[ "$mode" = test ] && [ -n "$ARCH_DEFAULT" ] && host_tests=1
+[ "$mode" != test ] || [ -n "$host_tests" ] ||
+	log "ARCH=$ARCH_NAME: no host tests or style checks (make test runs them), its VMs only"
+if [ -n "$host_tests" ]; then
 	log "host tests (cargo test --workspace, tests/bench, harness tables)"
 	hrun host-cargo libtest cargo test --workspace --no-fail-fast \
 		--manifest-path "$TOP/Cargo.toml" -- --show-output
@@ -102,8 +111,8 @@ step "build the pidfd and clone3 selftests" "$S/selftests.sh"
 vm_tests=
 if [ "$mode" = test ]; then
 	step "cargo build (release) of the VM programs" cargo build -q --release --workspace \
-		--manifest-path "$TOP/Cargo.toml"
-	vm_tests=$(cargo test -q --release -p autokill --no-run --message-format=json \
+		"${GUEST_CARGO[@]}" --manifest-path "$TOP/Cargo.toml"
+	vm_tests=$(cargo test -q --release -p autokill --no-run --message-format=json "${GUEST_CARGO[@]}" \
 		--manifest-path "$TOP/Cargo.toml" 2>/dev/null |
 		python3 -c 'import json, sys
 for l in sys.stdin:
@@ -113,7 +122,7 @@ for l in sys.stdin:
 	[ -n "$vm_tests" ] || die "no autokill test binaries were built"
 else
 	step "cargo build (release) of the conformance programs" cargo build -q --release \
-		-p autokill-conformance --manifest-path "$TOP/Cargo.toml"
+		"${GUEST_CARGO[@]}" -p autokill-conformance --manifest-path "$TOP/Cargo.toml"
 fi
 
 # Style: rustfmt over the tree's Rust code (the CLIPPY=1 build above
@@ -123,7 +132,11 @@ fi
 # Then the results parser's own tests, against the kunit_parser of each
 # kernel tree the export fetched (a tree not in the cache is a skipped
 # test, never a pass).
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] && [ -z "$host_tests" ]; then
+	hrun "style-cargo-clippy-$ARCH_RUST_TARGET" exit cargo clippy -q --workspace --all-targets \
+		"${GUEST_CARGO[@]}" --manifest-path "$TOP/Cargo.toml" -- -D warnings
+fi
+if [ -n "$host_tests" ]; then
 	hrun style-rustfmtcheck exit kmake "$WORK" "$BUILD/rust" -s rustfmtcheck
 	hrun style-cargo-fmt exit cargo fmt --all --check --manifest-path "$TOP/Cargo.toml"
 	hrun style-cargo-clippy exit cargo clippy -q --workspace --all-targets \
@@ -173,7 +186,7 @@ vm_suites() {
 	VM_TIMEOUT=${VM_TIMEOUT:-$v_vm_timeout} VM_RWDIR=$results "$S/vm.sh" "$v" "AUTOKILL_SELFTESTS=$KCACHE/selftests \
 SELFTEST_TIMEOUT=$v_selftest_timeout SELFTEST_JOBS=$jobs AUTOKILL_KUNIT_TREES=$AUTOKILL_KUNIT_TREES GUEST_SUITES='$suites' \
 SELFTEST_NOT_RUN='$v_not_run' SELFTEST_ONLY='$v_selftest_only' AUTOKILL_TESTS_FILE=$results/autokill-tests \
-AUTOKILL_BINDIR=$CARGO_TARGET_DIR/release STRESS_CYCLES=$cycles FAULT_ARGS='$v_fault_args' FUZZ_SEED=$fuzz_seed \
+AUTOKILL_BINDIR=$GUEST_BIN STRESS_CYCLES=$cycles FAULT_ARGS='$v_fault_args' FUZZ_SEED=$fuzz_seed \
 FUZZ_COUNT=$fuzz RACE_SECONDS=${RACE_SECONDS:-$D_RACE_SECONDS} SELFTEST_RERUNS=${SELFTEST_RERUNS:-$D_SELFTEST_RERUNS} $TOP/tests/vm/guest.sh $results/$v" >"$host/console@$v.log" 2>&1 || rc=$?
 	log "$v kernel suites done in $(($(date +%s) - t0))s (exit $rc; console: $host/console@$v.log)"
 	if [ "$rc" -ne 0 ]; then
