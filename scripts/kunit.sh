@@ -3,9 +3,16 @@
 # make kunit: the series' KUnit tests the way kernel developers run them,
 # with the tree's own tools/testing/kunit/kunit.py and the .kunitconfig
 # beside the tests (kernel/clone_autokill/.kunitconfig), in QEMU or UML.
-# Usage: kunit.sh [ARCH [KUNIT.PY OPTION...]]
+# Usage: kunit.sh [--config] [ARCH [KUNIT.PY OPTION...]]
 # ARCH is an architecture of scripts/harness.py (default: the harness's
-# own); the build goes to $BUILD/kunit-ARCH. make matrix runs it for each.
+# own); the build goes to $TCACHE/build/kunit-ARCH. make matrix runs it
+# for each.
+#
+# --config: `kunit.py config` only, into $TCACHE/build/kconfig-ARCH, with
+# the kernel crate's doctests: whether every option the .kunitconfig asks
+# for (CONFIG_RUST, the option, the tests) survives olddefconfig on that
+# architecture with this toolchain. No build, no QEMU: make test's cheap
+# guard of make matrix, for every architecture.
 #
 # kunit.py asks QEMU for KVM first and falls back to TCG only when KVM
 # cannot be opened. This machine's /dev/kvm belongs to a hypervisor that
@@ -15,21 +22,32 @@
 . "$(dirname "$0")/lib.sh"
 
 S=$TOP/scripts
-arch=${1:-${ARCHES[0]}}
+action=run
+if [ "${1:-}" = --config ]; then
+	action=config
+	shift
+fi
+arch=${1:-$ARCH_NAME}
 [ $# -eq 0 ] || shift
 a_kunit='' a_kconfig='' a_qemu_args='' a_qemu='' a_qemu_package='' a_qemu_suite=''
 a_cross_compile=''
 eval "$(python3 -B "$S/harness.py" arch "$arch")" || exit 1
 "$S/apply.sh"
 build_lock
-O=$BUILD/kunit-$arch
+O=$TCACHE/build/kunit-$arch
+if [ "$action" = config ]; then
+	# From the .kunitconfig every time: kunit.py keeps a .config that
+	# still holds its options, whatever changed in the toolchain since.
+	O=$TCACHE/build/kconfig-$arch
+	rm -f "$O/.config"
+fi
 mkdir -p "$O" "$LOGS"
 # An emulator of a newer Debian release (the table's qemu_suite): kunit.py
 # finds a wrapper of the same name first in PATH, which runs it in that
 # release's chroot (scripts/chroot.sh) with the build directory mounted
 # read-only at its own path; exec all the way down, so that the process
 # kunit.py waits for, and may kill, is QEMU itself.
-if [ -n "$a_qemu_suite" ]; then
+if [ -n "$a_qemu_suite" ] && [ "$action" = run ]; then
 	[ "$(id -u)" -eq 0 ] ||
 		die "$arch runs on the QEMU of Debian $a_qemu_suite, in a chroot: run as root"
 	# shellcheck source=scripts/chroot.sh
@@ -49,24 +67,27 @@ if [ -n "$a_qemu_suite" ]; then
 	export PATH=$wrap:$PATH
 	log "$a_qemu: Debian $a_qemu_suite's, $("$a_qemu" --version | head -1)"
 fi
-cmd=(python3 tools/testing/kunit/kunit.py run --kunitconfig=kernel/clone_autokill
-	--arch="$a_kunit" --build_dir="$O" --jobs="$(nproc)")
+cmd=(python3 tools/testing/kunit/kunit.py "$action" --kunitconfig=kernel/clone_autokill
+	--arch="$a_kunit" --build_dir="$O")
+[ "$action" != run ] || cmd+=(--jobs="$(nproc)")
 for a in "${KMAKE_ARGS[@]}"; do
-	cmd+=(--make_options "$a")
+	# kunit.py gives the kernel's ARCH itself.
+	[[ $a == ARCH=* ]] || cmd+=(--make_options "$a")
 done
 for c in $a_kconfig; do
 	cmd+=(--kconfig_add "$c")
 done
-[ -z "$a_qemu_args" ] || cmd+=(--qemu_args "$a_qemu_args")
-if [ -n "$a_cross_compile" ]; then
+[ "$action" = run ] || cmd+=(--kconfig_add CONFIG_RUST_KERNEL_DOCTESTS=y)
+[ -z "$a_qemu_args" ] || [ "$action" != run ] || cmd+=(--qemu_args "$a_qemu_args")
+if [ -n "$a_cross_compile" ] && [ "$action" = run ]; then
 	command -v "${a_cross_compile}objcopy" >/dev/null ||
 		die "$arch needs GNU binutils for its target: apt-get install binutils-${a_cross_compile%-}"
 	cmd+=(--cross_compile "$a_cross_compile")
 fi
 cmd+=("$@")
 hide_kvm=
-if [ "$arch" = "${ARCHES[0]}" ] && [ -e /dev/kvm ] && [ -f "$BUILD/rust/$ARCH_IMAGE" ] &&
-	[ "$(accel "$BUILD/rust/$ARCH_IMAGE")" != kvm ]; then
+if [ "$arch" = "$ARCH_NAME" ] && [ -n "$ARCH_DEFAULT" ] && [ -e /dev/kvm ] &&
+	[ -f "$BUILD/rust/$ARCH_IMAGE" ] && [ "$(accel "$BUILD/rust/$ARCH_IMAGE")" != kvm ]; then
 	hide_kvm=1
 fi
 log "in $WORK: ${cmd[*]}${hide_kvm:+ (with /dev/kvm hidden)}"

@@ -51,8 +51,8 @@ for arch in "${arches[@]}"; do
 		"${werror[@]}" --kconfig_add CONFIG_RUST_KERNEL_DOCTESTS=y || rc=$?
 	log "$arch: kunit.py exited $rc"
 	# What warn_on_once!() compiled to there, next to C's WARN_ON_ONCE().
-	[ ! -f "$BUILD/kunit-$arch/fs/pidfs_autokill.o" ] ||
-		python3 -B "$S/warn_evidence.py" "$BUILD/kunit-$arch" "$WORK" >"$results/$arch/warn.txt" ||
+	[ ! -f "$TCACHE/build/kunit-$arch/fs/pidfs_autokill.o" ] ||
+		python3 -B "$S/warn_evidence.py" "$TCACHE/build/kunit-$arch" "$WORK" >"$results/$arch/warn.txt" ||
 		log "$arch: warn_evidence.py failed"
 done
 have=()

@@ -151,6 +151,12 @@ if [ -n "$host_tests" ]; then
 		--no-deps --manifest-path "$TOP/Cargo.toml"
 	hrun crate-publish-dry-run exit cargo publish -q --dry-run -p autokill --allow-dirty \
 		--manifest-path "$TOP/Cargo.toml"
+	# make matrix's cheap guard: on every architecture the series'
+	# .kunitconfig configures (CONFIG_RUST, the option, its tests and the
+	# doctests survive olddefconfig with this toolchain); no build.
+	for a in "${ARCHES[@]}"; do
+		hrun "kconfig-$a" exit "$S/kunit.sh" --config "$a"
+	done
 	trees=("$(source_tree)")
 	[ -n "${KSRC:-}" ] || trees=("${KVERS[@]/#/$CACHE/src/linux-}")
 	for t in "${trees[@]}"; do
