@@ -12,6 +12,9 @@
 //!   and then `_exit()`s. The caller should be single-threaded (as after `fork()`, another
 //!   thread may have held the allocator's lock).
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("the raw clone3() child is written for x86_64 and aarch64 only");
+
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use crate::errno::Errno;
@@ -83,7 +86,7 @@ pub unsafe fn clone3_asm(buf: *mut u8, size: usize, mode: ChildMode) -> Result<i
     let ret: i64;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: The parent's side is a plain `clone3()` system call that clobbers rax, rcx and
-    // r11 only. The child (rax == 0) only executes `exit` or `pause` system calls with register
+    // r11 only. The child (rax == 0) only executes `exit`, `close_range` or `pause` system calls with register
     // operands and never returns into Rust code, reads or writes memory, or uses the stack, so it
     // is harmless even when it shares the caller's memory and stack (`CLONE_VM`, `CLONE_THREAD`)
     // or has a bogus TLS (`CLONE_SETTLS`). The caller vouches for the pointers in `buf`.

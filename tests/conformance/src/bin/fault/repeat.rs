@@ -7,6 +7,9 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("the raw clone3() child is written for x86_64 and aarch64 only");
+
 use conformance::errno::Errno;
 use conformance::sys::*;
 use conformance::util::{self, FdExt};
@@ -148,7 +151,7 @@ pub fn clone3_window(
     let ret: i64;
     let read: i64;
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: The parent's side makes four system calls whose buffers are in the scratch page
+    // SAFETY: The parent's side makes three system calls whose buffers are in the scratch page
     // and clobber rax, rcx and r11 (declared) besides the argument registers (declared). The
     // child (rax == 0) makes `close_range(3, ~0U, 0)` and `pause()` system calls forever with
     // register operands, never returns into Rust code and touches no memory, as `clone3_asm`.
@@ -199,7 +202,7 @@ pub fn clone3_window(
         );
     }
     #[cfg(target_arch = "aarch64")]
-    // SAFETY: As on x86_64: four system calls (number in x8, arguments from x0, the result in
+    // SAFETY: As on x86_64: three system calls (number in x8, arguments from x0, the result in
     // x0; the kernel preserves every other register), all declared clobbered; the buffers are in
     // the scratch page. The child (x0 == 0) makes `close_range(3, ~0U, 0)` and then `ppoll()`
     // with no descriptors and no timeout (arm64's `pause()`) forever with register operands,
