@@ -36,6 +36,9 @@
 # user-space address randomization is off in the guest, so that a fork
 # copies the same address space in every boot.
 . "$(dirname "$0")/lib.sh"
+# The benchmarks' clock is x86_64's (the TSC, counting instructions
+# under QEMU icount; autokill-bench's rdtsc()).
+[ -n "$ARCH_DEFAULT" ] || die "ARCH=$ARCH_NAME: the benchmarks run on the default architecture only (without ARCH)"
 
 t_start=$(date +%s)
 check=${BENCH_CHECK:-}

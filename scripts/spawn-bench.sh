@@ -34,6 +34,9 @@
 # summary.txt to bench/ in the repository as spawn.svg and spawn.txt (the
 # default kernel only).
 . "$(dirname "$0")/lib.sh"
+# The benchmarks' clock is x86_64's (the TSC, counting instructions
+# under QEMU icount; autokill-bench's rdtsc()).
+[ -n "$ARCH_DEFAULT" ] || die "ARCH=$ARCH_NAME: the benchmarks run on the default architecture only (without ARCH)"
 
 t_start=$(date +%s)
 host=1 vm=1
