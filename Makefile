@@ -34,7 +34,7 @@ help:
 	@echo "                  paths vs std and tokio, on the host and in the VM (instructions)"
 	@echo "  make patches    the series as RFC git format-patch files on vanilla Linux, cover letter, To/Cc from"
 	@echo "                  get_maintainer.pl; git am onto each kernel tree in the cache; checkpatch.pl --strict"
-	@echo "  make series-build  build the kernel at every commit of the series, in order"
+	@echo "  make series-build  build the kernel at every commit of the series, in order, for x86_64, arm64, um"
 	@echo "  make kcsan      the Rust and C kernels with KCSAN, under a data race load: no report in our code"
 	@echo "  make matrix     every architecture Rust-for-Linux supports: build, KUnit and doctests (kunit.py)"
 	@echo "  make min-toolchain  build and rustdoc with the kernel's minimum rustc and bindgen (a Debian chroot)"

@@ -114,19 +114,23 @@ class Arch:
     qemu_suite: Optional[str] = None
     # CONFIG_WERROR builds there: every C warning of the tree is an error.
     # Where upstream C code warns, Rust's warnings (clippy's included) stay
-    # errors through KRUSTFLAGS=-Dwarnings instead.
+    # errors through KRUSTFLAGS=-Dwarnings instead (and its fragment turns
+    # CONFIG_WERROR off for the harness's own builds).
     c_werror: bool = True
     # Why it is built but not run here (None: it runs).
     no_run: Optional[str] = None
+    # Built with ARCH=NAME (make series-build; `make test ARCH=NAME` for
+    # those with an image): the kconfig/NAME.config fragment merged after
+    # every variant's (the console and machine of its QEMU board; what
+    # the architecture cannot have).
+    fragment: Optional[str] = None
     # Booted under virtme-ng like DEFAULT_ARCH (`make test ARCH=NAME`):
-    # the kconfig/NAME.config fragment merged after every variant's
-    # (the console and machine of its QEMU board), the kernel variants
-    # booted there by default, and, for a foreign architecture, virtme-ng's
+    # the kernel variants booted there by default, and, for a foreign
+    # architecture, virtme-ng's
     # --arch, the Debian architecture of the guest's root filesystem (a
     # Debian chroot of the host's release, scripts/rootfs.sh) and the GNU
     # triplet of the C cross compiler of the guest's programs (Debian's
     # gcc-TRIPLET and libc6-dev-DEBIAN-cross).
-    vm_fragment: Optional[str] = None
     variants: Tuple[str, ...] = ()
     vng: Optional[str] = None
     debian: Optional[str] = None
@@ -142,12 +146,12 @@ ARCHES: Dict[str, Arch] = {a.name: a for a in (
          rust_target='x86_64-unknown-linux-gnu', variants=('rust', 'c', 'debug')),
     # clang warns on UML about pointer arithmetic on NULL in upstream's
     # include/asm-generic/io.h (PCI_IOBASE is NULL there).
-    Arch('um', karch='um', kunit='um', c_werror=False),
+    Arch('um', karch='um', kunit='um', c_werror=False, fragment='arch-um'),
     # Booted too: the Rust and C kernels (the debug kernel's KASAN and
     # lockdep under TCG's slower arm64 emulation would not fit a run).
     Arch('arm64', karch='arm64', kunit='arm64', qemu='qemu-system-aarch64',
          qemu_package='qemu-system-arm', rust_target='aarch64-unknown-linux-gnu',
-         image='arch/arm64/boot/Image', vm_fragment='arch-arm64', variants=('rust', 'c'),
+         image='arch/arm64/boot/Image', fragment='arch-arm64', variants=('rust', 'c'),
          vng='arm64', debian='arm64', triplet='aarch64-linux-gnu'),
     # HAVE_RUST: ARMv7, little endian, no KASAN; the qemu_config's virt
     # machine is ARMv7.
@@ -170,6 +174,10 @@ ARCHES: Dict[str, Arch] = {a.name: a for a in (
          qemu_package='qemu-system-misc', kconfig=('CONFIG_EXPOLINE=n',)),
 )}
 DEFAULT_ARCH = 'x86_64'
+# `make series-build`: every commit built for these (the harness's own,
+# the one most users are on, and UML, the first of kernel developers'
+# KUnit habits).
+SERIES_ARCHES = (DEFAULT_ARCH, 'arm64', 'um')
 
 # --- the kernel variants -----------------------------------------------------
 
@@ -328,6 +336,7 @@ KNOBS = (
     ('SPAWN_BENCH_ITERATIONS', '10', 'make bench-spawn: timed spawns per size and library'),
     ('MUTANTS', None, 'make mutants: the mutants to plant (all)'),
     ('MATRIX_ARCHES', ' '.join(ARCHES), 'make matrix: the architectures'),
+    ('SERIES_ARCHES', ' '.join(SERIES_ARCHES), 'make series-build: the architectures'),
     ('MUTANT_TIMEOUT', '1200', 'make mutants: seconds a mutant\'s VM may run'),
     ('OUT', None, 'make patches: the output directory (the cache\'s patches/)'),
     ('KSUITES', 'trixie-backports sid', 'make source: the Debian suites searched, in order'),
@@ -381,7 +390,8 @@ def shell() -> str:
         'ARCH_QEMU': a.qemu or '',
         'ARCH_QEMU_PACKAGE': a.qemu_package or '',
         'ARCH_RUST_TARGET': a.rust_target or '',
-        'ARCH_FRAGMENT': a.vm_fragment or '',
+        'ARCH_FRAGMENT': a.fragment or '',
+        'ARCH_C_WERROR': 'y' if a.c_werror else '',
         'ARCH_VNG': a.vng or '',
         'ARCH_DEBIAN': a.debian or '',
         'ARCH_TRIPLET': a.triplet or '',
@@ -447,9 +457,11 @@ def check() -> None:
             assert BASELINE in a.variants, a.name
             assert (a.name == DEFAULT_ARCH) == (a.vng is None), a.name
             assert (a.vng is None) == (a.debian is None) == (a.triplet is None), a.name
-        if a.vm_fragment:
-            assert os.path.isfile(os.path.join(TOP, 'kconfig', a.vm_fragment + '.config')), a.name
+        if a.fragment:
+            assert os.path.isfile(os.path.join(TOP, 'kconfig', a.fragment + '.config')), a.name
+        assert a.c_werror or a.fragment, a.name
     assert ARCHES[DEFAULT_ARCH].image
+    assert all(a in ARCHES for a in SERIES_ARCHES)
     assert ARCHES[DEFAULT_ARCH].variants == TEST_VARIANTS
 
 

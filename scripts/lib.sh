@@ -15,11 +15,12 @@ command -v python3 >/dev/null ||
 # MIN_BINDGEN), the kernels (KVERS, the first the default; MIN_KERNEL),
 # SERIES_VERSION, the cache (CACHE), the kernel variants (VARIANTS: those
 # `make test` boots on the architecture; KCSAN_VARIANTS; ALL_VARIANTS), the
-# architecture built and booted (ARCH, default the table's first: ARCH_NAME,
-# ARCH_DEFAULT, ARCH_KARCH, ARCH_IMAGE, ARCH_QEMU, ARCH_QEMU_PACKAGE,
-# ARCH_RUST_TARGET, ARCH_FRAGMENT, ARCH_VNG, ARCH_DEBIAN, ARCH_TRIPLET; all
-# of them: ARCHES; those it boots: ARCHES_BOOTED) and the default of each
-# setting NAME (D_NAME). A variant's fields: `variant NAME FIELD`.
+# architecture built and booted (ARCH, default harness.py's DEFAULT_ARCH:
+# ARCH_NAME, ARCH_DEFAULT, ARCH_KARCH, ARCH_IMAGE, ARCH_QEMU,
+# ARCH_QEMU_PACKAGE, ARCH_RUST_TARGET, ARCH_FRAGMENT, ARCH_C_WERROR,
+# ARCH_VNG, ARCH_DEBIAN, ARCH_TRIPLET; all of them: ARCHES; those it boots:
+# ARCHES_BOOTED) and the default of each setting NAME (D_NAME). A
+# variant's fields: `variant NAME FIELD`.
 harness=$(python3 -B "$TOP/scripts/harness.py" shell) ||
 	{ printf 'error: scripts/harness.py shell failed\n' >&2; exit 1; }
 eval "$harness"
@@ -103,6 +104,9 @@ KMAKE_ARGS=(LLVM=-"$LLVM_VERSION" CC="ccache clang-$LLVM_VERSION" RUSTC=/usr/bin
 # Another architecture than the default: its ARCH= on every kernel make
 # (not on the default's, whose builds predate the setting).
 [ -n "$ARCH_DEFAULT" ] || KMAKE_ARGS+=(ARCH="$ARCH_KARCH")
+# Where its C code cannot build with CONFIG_WERROR (its fragment turns it
+# off), Rust's warnings, clippy's included, are errors all the same.
+[ -n "$ARCH_C_WERROR" ] || KMAKE_ARGS+=(KRUSTFLAGS=-Dwarnings)
 export CCACHE_DIR=$CACHE/ccache CCACHE_BASEDIR=$CACHE CCACHE_NOHASHDIR=1
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
